@@ -1,0 +1,276 @@
+"""Kuhn Poker over several hands as a language game (SPIRAL's KuhnPoker setting) and a Nash bot."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any, ClassVar
+
+import numpy as np
+
+from selfplay_gym.core.bots import Bot
+from selfplay_gym.core.parsers import ParseResult
+from selfplay_gym.core.text_game import TurnBasedTextEnv
+
+__all__ = ["KuhnPokerEnv", "NashKuhnBot"]
+
+CARDS = ("J", "Q", "K")
+MOVES = ("[check]", "[bet]", "[call]", "[fold]")
+CHECK, BET, CALL, FOLD = range(4)
+_WORDS = ("check", "bet", "call", "fold")
+_VERBS = ("checks", "bets", "calls", "folds")
+_MOVE_RE = re.compile(r"\[\s*(check|bet|call|fold)\s*\]", re.IGNORECASE)
+# Legal moves after a betting sequence within one hand (sequences are tuples of move indices).
+_LEGAL = {(): (CHECK, BET), (CHECK,): (CHECK, BET), (BET,): (CALL, FOLD), (CHECK, BET): (CALL, FOLD)}
+_LEGAL_TEXT = {seq: "Legal moves: " + ", ".join(MOVES[m] for m in moves) for seq, moves in _LEGAL.items()}
+
+
+class KuhnPokerEnv(TurnBasedTextEnv):
+    r"""Kuhn Poker for two language-model players over ``num_hands`` hands.
+
+    ## Description
+
+    A three-card deck (J < Q < K). Each hand both players ante ``ante`` chip(s) and are dealt
+    one private card; one betting round follows: the opener may check or bet one chip; facing a
+    check the other may check (showdown) or bet; facing a bet a player may call (showdown) or
+    fold (the bettor takes the pot). At a showdown the higher card takes the pot. The opener
+    alternates from hand to hand. After ``num_hands`` hands the player with more chips wins;
+    equal chips is a draw. SPIRAL's constants: 5 hands, ante 1.
+
+    | Agents | ``player_0``, ``player_1`` |
+    |---|---|
+    | API | AEC (turn-based) |
+    | Actions | text; the move is the last ``[check]``, ``[bet]``, ``[call]`` or ``[fold]`` |
+    | Numeric actions | ``Discrete(4)``: check, bet, call, fold |
+    | Observations | text prompt (rules, every hand so far, own card, pot, chips, legal moves) |
+    | State tensor | 19 floats (own card, betting so far, hand index, chip balance, pot, opener) |
+
+    ## Action Space
+
+    Any string. In the answer span (last ``\boxed{}``, else last ``<answer>``, else the whole
+    reply) the last bracketed move counts, case-insensitively (``\boxed{bet}`` reads as
+    ``[bet]``). An integer action is an index into ``[check], [bet], [call], [fold]``.
+
+    ## Observation Space
+
+    ``UnicodeText``: rules, the history of all hands as this player saw them (the opponent's
+    card only when shown down), the current hand, the chips, and the legal moves.
+
+    ## Rewards
+
+    +1 to the player with more chips after the last hand, -1 to the other, 0 each on a tie.
+    Invalid moves follow the invalid-move policy (default ``forfeit``: -1.5 / +0.5); under
+    ``penalize`` the fallback move is *check if possible, else fold*.
+
+    ## Starting State
+
+    Hand 1: both players ante, cards dealt from a shuffled deck; ``player_{first_opener}`` opens.
+
+    ## Episode End
+
+    Terminates after the last hand or on a forfeit; truncates after ``max_turns`` steps.
+
+    ## Arguments
+
+    ``num_hands`` (5), ``ante`` (1), ``first_opener`` (0: ``player_0`` opens hands 1, 3, 5; use 1
+    for TextArena's order), plus the base arguments of
+    :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "kuhn_poker_v0"}
+    move_names: ClassVar[tuple[str, ...]] = MOVES
+    state_size: ClassVar[int] = 19
+
+    def __init__(self, *, num_hands: int = 5, ante: int = 1, first_opener: int = 0, **kwargs: Any):
+        if not isinstance(num_hands, int) or num_hands < 1:
+            raise ValueError(f"expected num_hands to be a positive int, got {num_hands!r}")
+        if not isinstance(ante, int) or ante < 1:
+            raise ValueError(f"expected ante to be a positive int, got {ante!r}")
+        if first_opener not in (0, 1):
+            raise ValueError(f"expected first_opener to be 0 or 1, got {first_opener!r}")
+        self.num_hands = num_hands
+        self.ante = ante
+        self.first_opener = first_opener
+        super().__init__(**kwargs)
+
+    # ---- game hooks ------------------------------------------------------------------------
+    def _new_game(self, rng: random.Random) -> str:
+        self._rng = rng
+        self._chips = {a: 0 for a in self.possible_agents}
+        self._hand = 0
+        return self._deal()
+
+    def _deal(self) -> str:
+        """Start the next hand; return its opener."""
+        self._hand += 1
+        deck = [0, 1, 2]
+        self._rng.shuffle(deck)
+        self._cards = {"player_0": deck[0], "player_1": deck[1]}
+        self._bets = []  # move indices of this hand, in order
+        self._pot = 2 * self.ante
+        for agent in self.possible_agents:
+            self._chips[agent] -= self.ante
+        self._opener = self.possible_agents[(self.first_opener + self._hand - 1) % 2]
+        self._note(
+            f"Hand {self._hand}: player_0 holds {CARDS[self._cards['player_0']]}, "
+            f"player_1 holds {CARDS[self._cards['player_1']]}."
+        )
+        for agent in self.possible_agents:
+            self._history[agent].append(
+                f"Hand {self._hand} of {self.num_hands}: you hold {CARDS[self._cards[agent]]}; "
+                f"each player antes {self.ante}; {self._opener} acts first."
+            )
+        return self._opener
+
+    def _rules(self, agent: str) -> str:
+        return (
+            f"You are {agent} in a {self.num_hands}-hand match of Kuhn Poker against one opponent.\n"
+            "The deck has three cards: J, Q and K (K is highest). Each hand, both players put "
+            f"{self.ante} chip(s) into the pot and each receives one card the other cannot see. "
+            "Then one betting round: the first player may [check] or [bet] one chip. After a "
+            "check the other player may [check], which goes to a showdown, or [bet]. Facing a bet "
+            "a player may [call] (match it; showdown) or [fold] (give up the pot to the bettor). "
+            "At a showdown the higher card wins the pot. The first player alternates between "
+            f"hands. After {self.num_hands} hands, whoever has more chips wins the match; equal "
+            "chips is a draw.\n"
+            "Think as much as you like, then give your move in square brackets inside "
+            r"\boxed{}, for example \boxed{[check]}. " + self._invalid_rule_text()
+        )
+
+    def _state_text(self, agent: str) -> str:
+        other = self._other(agent)
+        head = f"Chips: you {self._chips[agent]:+d}, opponent {self._chips[other]:+d}."
+        if not self._to_act(agent):
+            return head
+        return (
+            f"{head}\nHand {self._hand} of {self.num_hands}. Your card: {CARDS[self._cards[agent]]}. "
+            f"Pot: {self._pot}.\n{_LEGAL_TEXT[tuple(self._bets)]}"
+        )
+
+    def _legal_indices(self, agent: str) -> tuple[int, ...]:
+        return _LEGAL[tuple(self._bets)]
+
+    def _parse_move(self, agent: str, span: str) -> ParseResult:
+        found = _MOVE_RE.findall(span)
+        if not found:
+            return ParseResult(
+                False, None, None, "no move found: expected one of [check], [bet], [call], [fold]."
+            )
+        move = _WORDS.index(found[-1].lower())
+        extracted = MOVES[move]
+        legal = _LEGAL[tuple(self._bets)]
+        if move not in legal:
+            allowed = ", ".join(MOVES[m] for m in legal)
+            return ParseResult(False, None, extracted, f"{extracted} is not legal now: choose {allowed}.")
+        return ParseResult(True, move, extracted)
+
+    def _move_from_index(self, index: int) -> int:
+        return index
+
+    def _fallback_move(self, agent: str) -> int:
+        return CHECK if CHECK in _LEGAL[tuple(self._bets)] else FOLD
+
+    def _apply(self, agent: str, move: int) -> str | None:
+        other = self._other(agent)
+        self._bets.append(move)
+        self._tell(f"{agent} {_VERBS[move]}.")
+        if move in (BET, CALL):
+            self._pot += 1
+        if move == FOLD:
+            winner = other
+            self._tell(f"{other} wins the pot of {self._pot}.")
+        elif tuple(self._bets) in ((CHECK, CHECK), (BET, CALL), (CHECK, BET, CALL)):
+            winner = max(self.possible_agents, key=lambda a: self._cards[a])
+            loser = self._other(winner)
+            self._tell(
+                f"Showdown: {winner} shows {CARDS[self._cards[winner]]}, {loser} shows "
+                f"{CARDS[self._cards[loser]]}; {winner} wins the pot of {self._pot}."
+            )
+        else:
+            return other
+        self._chips[winner] += self._pot
+        self._tell(f"Chips after hand {self._hand}: player_0 {self._chips['player_0']:+d}, "
+                   f"player_1 {self._chips['player_1']:+d}.")
+        if self._hand < self.num_hands:
+            return self._deal()
+        a, b = self._chips["player_0"], self._chips["player_1"]
+        if a == b:
+            self._finish({"player_0": 0.0, "player_1": 0.0}, "equal chips: a draw.")
+        else:
+            top = "player_0" if a > b else "player_1"
+            self._finish({top: 1.0, self._other(top): -1.0}, f"{top} has more chips and wins.")
+        return None
+
+    def state_tensor(self, agent: str) -> np.ndarray:
+        """Own card (3), this hand's moves (3 slots x 4 moves), hand/num_hands, chip balance, pot, opener."""
+        x = np.zeros(self.state_size, dtype=np.float32)
+        x[self._cards[agent]] = 1.0
+        for slot, move in enumerate(self._bets[:3]):
+            x[3 + 4 * slot + move] = 1.0
+        x[15] = self._hand / self.num_hands
+        x[16] = (self._chips[agent] - self._chips[self._other(agent)]) / (4.0 * self.num_hands)
+        x[17] = self._pot / 4.0
+        x[18] = float(self._opener == agent)
+        return x
+
+    def agent_view(self, agent: str) -> dict[str, Any]:
+        """``card``, ``opener`` (bool), ``bets`` (this hand's moves as words), ``hand``, ``chips``."""
+        return {
+            "card": CARDS[self._cards[agent]],
+            "opener": self._opener == agent,
+            "bets": [_WORDS[m] for m in self._bets],
+            "hand": self._hand,
+            "chips": self._chips[agent],
+            "opponent_chips": self._chips[self._other(agent)],
+        }
+
+
+class NashKuhnBot(Bot):
+    """A Nash-equilibrium strategy of one Kuhn Poker hand (Kuhn, 1950), played every hand.
+
+    The first player's family is parameterised by ``alpha`` in [0, 1/3]: bet a J with probability
+    alpha, never open-bet a Q, bet a K with probability 3*alpha; after check-bet, call with a Q
+    with probability alpha + 1/3. The second player bets a K, bluffs a J with probability 1/3
+    after a check, and calls a bet with a Q with probability 1/3. Against any opponent its
+    expected chips per hand are at least the game value (-1/18 as first player).
+    """
+
+    name = "strong"
+
+    def __init__(self, alpha: float = 1 / 6, seed: int | None = None):
+        if not 0.0 <= alpha <= 1 / 3:
+            raise ValueError(f"expected alpha in [0, 1/3], got {alpha!r}")
+        super().__init__(seed)
+        self.alpha = alpha
+
+    def probabilities(self, card: str, bets: tuple[str, ...]) -> dict[str, float]:
+        """The strategy: probability of each legal move given own card and this hand's moves."""
+        a = self.alpha
+        if bets == ():
+            bet = {"J": a, "Q": 0.0, "K": 3 * a}[card]
+            return {"check": 1 - bet, "bet": bet}
+        if bets == ("check",):
+            bet = {"J": 1 / 3, "Q": 0.0, "K": 1.0}[card]
+            return {"check": 1 - bet, "bet": bet}
+        if bets == ("bet",):
+            call = {"J": 0.0, "Q": 1 / 3, "K": 1.0}[card]
+        elif bets == ("check", "bet"):
+            call = {"J": 0.0, "Q": a + 1 / 3, "K": 1.0}[card]
+        else:
+            raise ValueError(f"no decision after {bets!r}")
+        return {"call": call, "fold": 1 - call}
+
+    def act(self, env: TurnBasedTextEnv, agent: str) -> str:
+        """Sample a move from :meth:`probabilities`."""
+        view = env.agent_view(agent)
+        probs = self.probabilities(view["card"], tuple(view["bets"]))
+        r = self.rng.random()
+        for move, p in probs.items():
+            if r < p:
+                return f"[{move}]"
+            r -= p
+        return f"[{move}]"

@@ -1,0 +1,76 @@
+"""Opponents: scripted bots and the one call that asks any opponent for a move.
+
+An opponent is either
+
+* a plain callable ``policy(observation: str, info: dict) -> str | int`` -- what a language
+  model policy or a user's lambda is; it sees exactly what a model would see; or
+* a :class:`Bot`, a scripted player with ``act(env, agent) -> str | int`` that reads the
+  structured ``env.agent_view(agent)`` (never the hidden state of other players) and carries its
+  own seeded generator.
+
+:func:`ask` calls either kind. A returned ``int`` is an index into the game's canonical moves.
+
+Example:
+    >>> from selfplay_gym.core.bots import RandomBot
+    >>> bot = RandomBot()
+    >>> bot.reset(seed=3)
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from selfplay_gym.core.text_game import TurnBasedTextEnv
+
+__all__ = ["Bot", "RandomBot", "Policy", "Opponent", "ask"]
+
+Policy = Callable[[str, dict], Union[str, int]]
+"""A callable opponent: ``(observation, info) -> action``."""
+
+
+class Bot:
+    """A scripted player with its own random generator.
+
+    Subclasses implement :meth:`act`. ``reset(seed)`` is called by the views and the arena at
+    the start of every game, so a seeded run replays exactly.
+    """
+
+    name = "bot"
+
+    def __init__(self, seed: int | None = None):
+        self.rng = random.Random(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Re-seed the bot's generator."""
+        self.rng = random.Random(seed)
+
+    def act(self, env: TurnBasedTextEnv, agent: str) -> str | int:
+        """The move of ``agent`` in ``env`` (text, or an index into ``env.move_names``)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class RandomBot(Bot):
+    """Uniformly random over the legal moves."""
+
+    name = "random"
+
+    def act(self, env: TurnBasedTextEnv, agent: str) -> int:
+        """The index of a uniformly drawn legal move."""
+        legal = env._legal_indices(agent)
+        return legal[self.rng.randrange(len(legal))]
+
+
+Opponent = Union[Bot, Policy]
+
+
+def ask(opponent: Opponent, env: Any, agent: str) -> str | int:
+    """Ask ``opponent`` for ``agent``'s move in ``env`` (an AEC env, unwrapped or not)."""
+    if isinstance(opponent, Bot):
+        return opponent.act(env.unwrapped, agent)
+    return opponent(env.observe(agent), env.infos[agent])

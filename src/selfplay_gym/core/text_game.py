@@ -1,0 +1,411 @@
+r"""The base class of turn-based language games.
+
+:class:`TurnBasedTextEnv` is a PettingZoo :class:`~pettingzoo.AECEnv` whose observations are prompts
+and whose actions are a model's raw output. A game subclass supplies the rules and the state;
+this class supplies everything else once, for every game:
+
+* seeding from ``reset(seed=...)`` only (never the global RNGs);
+* capping the action's length, extracting the answer span (last ``\boxed{}``, else the last
+  ``<answer>`` tag, else the whole text) and handing it to the game's move parser;
+* integer actions, read as indices into the game's canonical move list (the numeric path);
+* the invalid-move policy (forfeit, penalize, retry with feedback in the next prompt);
+* the per-agent history that prompts are built from, and the omniscient transcript that
+  ``render()`` returns in ``ansi`` mode;
+* the info schema of DESIGN.md section 3 on every agent after every step;
+* turn-limit truncation.
+
+A game implements the hooks in the "game hooks" section below; see ``envs/text_games`` for three
+complete examples.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import logger
+from gymnasium.spaces import Box
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv
+
+from selfplay_gym.core.invalid import InvalidMovePolicy
+from selfplay_gym.core.parsers import DEFAULT_MAX_ACTION_CHARS, ParseResult, answer_span, cap_text
+from selfplay_gym.spaces import MoveText, UnicodeText
+
+__all__ = ["TurnBasedTextEnv", "DEFAULT_MAX_OBSERVATION_CHARS"]
+
+DEFAULT_MAX_OBSERVATION_CHARS = 65536
+
+_NOT_YET_PARSED = {"ok": True, "extracted": None, "error": None}
+
+
+class TurnBasedTextEnv(AECEnv):
+    """A turn-based game played in text by ``num_players`` agents ``player_0 .. player_{n-1}``.
+
+    Args:
+        invalid_move: The invalid-move policy: an :class:`InvalidMovePolicy`, a mode name
+            (``"forfeit"``, ``"penalize"``, ``"retry"``) or a mapping of its fields.
+            ``None`` takes the game's default.
+        max_turns: Steps (moves and failed attempts) after which the episode is truncated,
+            with no outcome reward (SPIRAL counts this as a draw).
+        max_action_chars: Only the last this-many characters of an action are read.
+        max_observation_chars: Length cap of a prompt (oldest history lines are dropped first).
+        render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["ansi"],
+        "render_fps": 1,
+        "name": "turn_based_text_v0",
+        "is_parallelizable": False,
+    }
+
+    # ---- what a game declares --------------------------------------------------------------
+    num_players: ClassVar[int] = 2
+    move_names: ClassVar[tuple[str, ...]] = ()
+    """Canonical moves, in numeric-action order; ``info["action_mask"]`` indexes this tuple."""
+    state_size: ClassVar[int] = 0
+    """Length of :meth:`state_tensor`."""
+    default_invalid_move: ClassVar[InvalidMovePolicy] = InvalidMovePolicy()
+
+    def __init__(
+        self,
+        *,
+        invalid_move: InvalidMovePolicy | str | dict[str, Any] | None = None,
+        max_turns: int = 50,
+        max_action_chars: int = DEFAULT_MAX_ACTION_CHARS,
+        max_observation_chars: int = DEFAULT_MAX_OBSERVATION_CHARS,
+        render_mode: str | None = None,
+    ):
+        super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"expected render_mode in {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
+        for name, value in (("max_turns", max_turns), ("max_action_chars", max_action_chars),
+                            ("max_observation_chars", max_observation_chars)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"expected {name} to be a positive int, got {value!r}")
+        self.render_mode = render_mode
+        self.invalid_move = (
+            self.default_invalid_move if invalid_move is None else InvalidMovePolicy.coerce(invalid_move)
+        )
+        self.max_turns = max_turns
+        self.max_action_chars = max_action_chars
+        self.max_observation_chars = max_observation_chars
+        self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
+        self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
+        n_moves = len(self.move_names)
+        self._observation_spaces = {
+            a: UnicodeText(max_observation_chars) for a in self.possible_agents
+        }
+        self._action_spaces = {
+            a: MoveText(max(max_action_chars, 64) * 16, self.move_names) for a in self.possible_agents
+        }
+        self._state_space = Box(-1.0, 1.0, shape=(self.state_size,), dtype=np.float32)
+        self._zero_mask = np.zeros(n_moves, dtype=np.int8)
+        self._np_random: np.random.Generator | None = None
+        self._np_random_seed: int | None = None
+        self.agents = []
+
+    # ---- spaces ----------------------------------------------------------------------------
+    def observation_space(self, agent: str) -> UnicodeText:
+        """The prompt space of ``agent`` (the same object on every call)."""
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str) -> MoveText:
+        """The action space of ``agent``: any text, with the canonical moves for masked sampling."""
+        return self._action_spaces[agent]
+
+    @property
+    def state_space(self) -> Box:
+        """The space of :meth:`state_tensor`."""
+        return self._state_space
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The env's generator, created on first use when ``reset`` was never given a seed."""
+        if self._np_random is None:
+            self._np_random, self._np_random_seed = seeding.np_random()
+        return self._np_random
+
+    # ---- game hooks (override in a game) ---------------------------------------------------
+    def _new_game(self, rng: random.Random) -> str:
+        """Set up a new game from ``rng``; tell the players what they see; return the first mover."""
+        raise NotImplementedError
+
+    def _rules(self, agent: str) -> str:
+        """The fixed part of ``agent``'s prompt for this game: rules and answer format."""
+        raise NotImplementedError
+
+    def _state_text(self, agent: str) -> str:
+        """The current position as ``agent`` sees it, ending with its legal moves when it acts."""
+        raise NotImplementedError
+
+    def _legal_indices(self, agent: str) -> Sequence[int]:
+        """Indices into :attr:`move_names` of the canonical moves legal for ``agent`` now."""
+        raise NotImplementedError
+
+    def _parse_move(self, agent: str, span: str) -> ParseResult:
+        """Read a move from the answer span of ``agent``'s output; check that it is legal now."""
+        raise NotImplementedError
+
+    def _apply(self, agent: str, move: Any) -> str | None:
+        """Play a legal ``move``; return the next agent to act, or ``None`` when :meth:`_finish` was called."""
+        raise NotImplementedError
+
+    def _move_from_index(self, index: int) -> Any:
+        """The move that numeric action ``index`` stands for (its canonical name by default)."""
+        return self.move_names[index]
+
+    def _fallback_move(self, agent: str) -> Any | None:
+        """The move played for ``agent`` under the ``penalize`` policy; ``None`` passes the turn."""
+        return None
+
+    def state_tensor(self, agent: str) -> np.ndarray:
+        """A numeric encoding of what ``agent`` knows (``float32`` in [-1, 1], length :attr:`state_size`)."""
+        raise NotImplementedError
+
+    def agent_view(self, agent: str) -> dict[str, Any]:
+        """A structured copy of what ``agent`` knows; what scripted bots read."""
+        raise NotImplementedError
+
+    # ---- helpers a game calls --------------------------------------------------------------
+    def _tell(self, line: str, to: str | None = None) -> None:
+        """Add ``line`` to the history of ``to`` (every player when ``None``) and to the transcript."""
+        if to is None:
+            for history in self._history.values():
+                history.append(line)
+            self._transcript.append(line)
+        else:
+            self._history[to].append(line)
+            self._transcript.append(f"({to} only) {line}")
+
+    def _note(self, line: str) -> None:
+        """Add ``line`` to the transcript only (hidden information, for ``render``)."""
+        self._transcript.append(line)
+
+    def _finish(self, scores: dict[str, float], reason: str) -> None:
+        """End the game: ``scores`` are the outcome rewards (+1 win, -1 loss, 0 draw)."""
+        self._outcome = scores
+        self._tell(f"Game over: {reason}")
+
+    def _to_act(self, agent: str) -> bool:
+        """Whether ``agent`` is the one to move in a game that is still going."""
+        return (
+            self._outcome is None
+            and agent == self.agent_selection
+            and not self.truncations.get(agent, False)
+        )
+
+    def _invalid_rule_text(self) -> str:
+        """One sentence, for the rules, on what an unusable reply costs under the current policy."""
+        policy = self.invalid_move
+        if policy.mode == "forfeit":
+            return "A reply without a legal move loses the game on the spot."
+        if policy.mode == "penalize":
+            return "A reply without a legal move is penalized and a default move is played for you."
+        return (
+            f"A reply without a legal move must be resubmitted; after {policy.retry_budget} failed "
+            f"retries in one turn it {'loses the game' if policy.exhausted == 'forfeit' else 'is penalized'}."
+        )
+
+    def _other(self, agent: str) -> str:
+        """The next agent after ``agent`` in seat order."""
+        return self.possible_agents[(self._agent_index[agent] + 1) % self.num_players]
+
+    # ---- PettingZoo API --------------------------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """Start a new game; ``seed`` fixes every random choice of this and later resets."""
+        if seed is not None or self._np_random is None:
+            self._np_random, self._np_random_seed = seeding.np_random(seed)
+        game_rng = random.Random(int(self._np_random.integers(2**62)))
+        self.agents = self.possible_agents[:]
+        self.rewards = {a: 0.0 for a in self.agents}
+        self._cumulative_rewards = {a: 0.0 for a in self.agents}
+        self._components: dict[str, dict[str, float]] = {a: {} for a in self.agents}
+        self.terminations = {a: False for a in self.agents}
+        self.truncations = {a: False for a in self.agents}
+        self._history: dict[str, list[str]] = {a: [] for a in self.agents}
+        self._transcript: list[str] = []
+        self._feedback: dict[str, str] = {}
+        self._last_parse: dict[str, dict[str, Any]] = {a: _NOT_YET_PARSED for a in self.agents}
+        self._last_invalid: dict[str, bool] = {a: False for a in self.agents}
+        self._outcome: dict[str, float] | None = None
+        self._turn = 0
+        self._attempts_left = self.invalid_move.retry_budget
+        self._obs_cache: dict[str, str] = {}
+        self._system_prompts = {a: self._rules(a) for a in self.agents}
+        self.agent_selection = self._new_game(game_rng)
+        self._refresh_infos()
+
+    def observe(self, agent: str) -> str:
+        """``agent``'s prompt for the current position (rules, history, state, legal moves)."""
+        cached = self._obs_cache.get(agent)
+        if cached is None:
+            cached = self._obs_cache[agent] = self._render_prompt(agent, self._user_text(agent))
+        return cached
+
+    def step(self, action: Any) -> None:
+        """Play ``action`` (text, or an int index into :attr:`move_names`) for the current agent."""
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        self._cumulative_rewards[agent] = 0.0
+        self._components[agent] = {}
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._obs_cache = {}
+
+        result = self._read_action(agent, action)
+        self._last_parse[agent] = result.as_info()
+        self._last_invalid[agent] = not result.ok
+        if result.ok:
+            self._feedback.pop(agent, None)
+            self._attempts_left = self.invalid_move.retry_budget
+            next_agent = self._apply(agent, result.move)
+        else:
+            next_agent = self._handle_invalid(agent, result)
+        self._turn += 1
+
+        if self._outcome is not None:
+            for a, value in self._outcome.items():
+                self._reward(a, "outcome", value)
+            self.terminations = dict.fromkeys(self.agents, True)
+        elif self._turn >= self.max_turns:
+            self._tell(f"The game stops: the limit of {self.max_turns} turns is reached.")
+            self.truncations = dict.fromkeys(self.agents, True)
+        self.agent_selection = next_agent if next_agent is not None else self._other(agent)
+        self._accumulate_rewards()
+        self._refresh_infos()
+
+    def render(self) -> str | None:
+        """The transcript so far (``ansi``); a warning and ``None`` without a render mode."""
+        if self.render_mode is None:
+            logger.warn("You are calling render() without a render_mode; pass render_mode='ansi'.")
+            return None
+        if not self.agents and not hasattr(self, "_transcript"):
+            return ""
+        return "\n".join(self._transcript)
+
+    def close(self) -> None:
+        """Nothing to release: the game holds no external resources."""
+
+    def legal_actions(self, agent: str | None = None) -> list[str]:
+        """The canonical legal moves of ``agent`` (the current agent by default) as text."""
+        agent = agent or self.agent_selection
+        if agent != self.agent_selection or self.terminations.get(agent, True) or self.truncations.get(agent, True):
+            return []
+        names = self.move_names
+        return [names[i] for i in self._legal_indices(agent)]
+
+    @property
+    def transcript(self) -> list[str]:
+        """Every line of the game so far, hidden information included."""
+        return list(self._transcript)
+
+    # ---- internals -------------------------------------------------------------------------
+    def _read_action(self, agent: str, action: Any) -> ParseResult:
+        if isinstance(action, str):
+            text, _ = cap_text(action, self.max_action_chars)
+            return self._parse_move(agent, answer_span(text))
+        if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+            index = int(action)
+            if 0 <= index < len(self.move_names) and index in self._legal_indices(agent):
+                return ParseResult(True, self._move_from_index(index), self.move_names[index])
+            return ParseResult(
+                False, None, None,
+                f"action index {index} is not a legal move now; legal: {list(self._legal_indices(agent))}",
+            )
+        return ParseResult(False, None, None, f"expected a str (or an int move index), got {type(action).__name__}")
+
+    def _handle_invalid(self, agent: str, result: ParseResult) -> str | None:
+        policy = self.invalid_move
+        mode = policy.mode
+        if mode == "retry":
+            if self._attempts_left > 0:
+                self._attempts_left -= 1
+                self._reward(agent, "invalid_move", policy.retry_penalty)
+                self._feedback[agent] = (
+                    f"Your last reply could not be used: {result.error} "
+                    f"Answer again ({self._attempts_left} more attempt(s) this turn)."
+                )
+                self._note(f"{agent} made an invalid move ({result.error}); it may try again.")
+                return agent
+            mode = policy.exhausted
+        self._attempts_left = policy.retry_budget
+        if mode == "forfeit":
+            self._tell(f"{agent} made an invalid move and forfeits the game ({result.error})")
+            self._outcome = {}
+            for a in self.agents:
+                self._reward(a, "forfeit", policy.offender_reward if a == agent else policy.opponent_reward)
+            return None
+        # penalize: the game goes on with the game's fallback move, or the turn passes.
+        self._reward(agent, "invalid_move", policy.penalty)
+        fallback = self._fallback_move(agent)
+        if fallback is None:
+            self._tell(f"{agent} made an invalid move ({result.error}) and loses the turn.")
+            return self._other(agent)
+        self._tell(f"{agent} made an invalid move ({result.error}); the default move is played.")
+        return self._apply(agent, fallback)
+
+    def _reward(self, agent: str, component: str, value: float) -> None:
+        # Components are reset when their agent acts and summed in between, exactly like
+        # PettingZoo's cumulative rewards, so last()'s reward equals their sum.
+        self.rewards[agent] = self.rewards[agent] + value
+        components = self._components[agent]
+        components[component] = components.get(component, 0.0) + value
+
+    def _user_text(self, agent: str) -> str:
+        parts = self._history[agent]
+        body = "\n".join(parts) if parts else "(no moves yet)"
+        state = self._state_text(agent)
+        feedback = self._feedback.get(agent, "")
+        text = f"{body}\n\n{state}\n{feedback}" if feedback else f"{body}\n\n{state}"
+        return text
+
+    def _render_prompt(self, agent: str, user: str) -> str:
+        text = f"{self._system_prompts[agent]}\n\n{user}"
+        if len(text) > self.max_observation_chars:
+            # Keep the rules and the latest position; drop the oldest history.
+            text = text[: len(self._system_prompts[agent]) + 2] + "...\n" + user[-(self.max_observation_chars // 2):]
+            text = text[: self.max_observation_chars]
+        return text
+
+    def _refresh_infos(self) -> None:
+        current = self.agent_selection
+        live = not (self.terminations.get(current) or self.truncations.get(current))
+        infos = {}
+        for agent in self.agents:
+            acting = live and agent == current
+            if acting:
+                indices = self._legal_indices(agent)
+                names = self.move_names
+                mask = self._zero_mask.copy()
+                mask[list(indices)] = 1
+                user = self._user_text(agent)
+                self._obs_cache[agent] = self._render_prompt(agent, user)
+                legal = [names[i] for i in indices]
+                messages = [
+                    {"role": "system", "content": self._system_prompts[agent]},
+                    {"role": "user", "content": user},
+                ]
+            else:
+                legal, mask, messages = [], self._zero_mask.copy(), []
+            infos[agent] = {
+                "role": agent,
+                "turn": self._turn,
+                "phase": "play" if live else "over",
+                "legal_actions": legal,
+                "action_mask": mask,
+                "parse": dict(self._last_parse[agent]),
+                "invalid_action": self._last_invalid[agent],
+                "reward_components": dict(self._components[agent]),
+                "messages": messages,
+            }
+        self.infos = infos
+
+    def __str__(self) -> str:
+        return type(self).__name__

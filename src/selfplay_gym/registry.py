@@ -1,0 +1,221 @@
+"""The one table of environment ids, and their registration with Gymnasium and PettingZoo.
+
+Every id is registered twice when ``selfplay_gym`` is imported:
+
+* ``pettingzoo.make("aec", "selfplay/TicTacToe-v0")`` gives the multi-agent env;
+* ``gymnasium.make("selfplay/TicTacToe-v0")`` gives the single-agent view: the learner plays
+  ``player_0`` and the other seats are played by the id's default opponent. Keywords
+  ``learner=``, ``opponent=`` and ``numeric=True`` change that; any other keyword goes to the
+  multi-agent env.
+
+Without importing ``selfplay_gym`` first, Gymnasium can import it for you:
+``gymnasium.make("selfplay_gym:selfplay/TicTacToe-v0")``.
+
+To add an environment, add one :class:`SelfPlaySpec` to :data:`ENV_SPECS`; the conformance
+suite in ``tests/`` then checks it automatically.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium
+import pettingzoo
+from gymnasium.error import NameNotFound, VersionNotFound
+
+__all__ = [
+    "SelfPlaySpec",
+    "ENV_SPECS",
+    "register_all",
+    "spec",
+    "make",
+    "make_single_agent",
+    "resolve_opponent",
+    "load_entry_point",
+]
+
+_ID_RE = re.compile(r"^selfplay/([A-Z][A-Za-z0-9]*)-v(\d+)$")
+
+
+@dataclass(frozen=True)
+class SelfPlaySpec:
+    """One registered environment id."""
+
+    id: str
+    """``selfplay/PascalCase-vN``."""
+    entry_point: str
+    """``"module:Class"`` of the multi-agent env."""
+    kind: str = "aec"
+    """``"aec"`` (turn-based) or ``"parallel"`` (simultaneous moves)."""
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Constructor defaults of this id (the paper's constants)."""
+    bots: Mapping[str, str] = field(default_factory=dict)
+    """Named scripted opponents besides ``"random"``: name -> ``"module:Class"``."""
+    default_opponent: str = "random"
+    """The opponent of the single-agent view when none is given."""
+    summary: str = ""
+    """One line for ``selfplay-gym list``."""
+
+    def __post_init__(self) -> None:
+        if not _ID_RE.match(self.id):
+            raise ValueError(f"expected an id like 'selfplay/PascalCase-v0', got {self.id!r}")
+        if self.kind not in ("aec", "parallel"):
+            raise ValueError(f"expected kind 'aec' or 'parallel', got {self.kind!r}")
+
+    @property
+    def name(self) -> str:
+        """The id without namespace and version, e.g. ``TicTacToe``."""
+        return _ID_RE.match(self.id).group(1)  # type: ignore[union-attr]
+
+    def make(self, **kwargs: Any) -> Any:
+        """Construct the multi-agent env with this id's defaults overridden by ``kwargs``."""
+        return load_entry_point(self.entry_point)(**{**self.kwargs, **kwargs})
+
+
+_TEXT_GAMES = "selfplay_gym.envs.text_games"
+
+ENV_SPECS: tuple[SelfPlaySpec, ...] = (
+    SelfPlaySpec(
+        id="selfplay/TicTacToe-v0",
+        entry_point=f"{_TEXT_GAMES}.tictactoe:TicTacToeEnv",
+        bots={"strong": f"{_TEXT_GAMES}.tictactoe:PerfectTicTacToeBot"},
+        summary="Tic-Tac-Toe in text (SPIRAL); strong bot: perfect play.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/KuhnPoker-v0",
+        entry_point=f"{_TEXT_GAMES}.kuhn_poker:KuhnPokerEnv",
+        kwargs={"num_hands": 5, "ante": 1},
+        bots={"strong": f"{_TEXT_GAMES}.kuhn_poker:NashKuhnBot"},
+        summary="Kuhn Poker, 5 hands, ante 1 (SPIRAL); strong bot: a Nash strategy.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/SimpleNegotiation-v0",
+        entry_point=f"{_TEXT_GAMES}.negotiation:SimpleNegotiationEnv",
+        kwargs={"max_rounds": 10},
+        bots={"strong": f"{_TEXT_GAMES}.negotiation:ValueAwareNegotiator"},
+        summary="Wood/Gold trading over 10 turns (SPIRAL); strong bot: value-aware trader.",
+    ),
+)
+"""Every environment id of the package."""
+
+_BY_ID = {s.id: s for s in ENV_SPECS}
+_registered = False
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``"module:attr"`` and return the attribute."""
+    module, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def spec(env_id: str) -> SelfPlaySpec:
+    """The spec of ``env_id``; unknown ids raise with the closest registered ids suggested."""
+    found = _BY_ID.get(env_id)
+    if found is not None:
+        return found
+    if not isinstance(env_id, str):
+        raise TypeError(f"expected an env id string, got {type(env_id).__name__}")
+    base = env_id.rsplit("-v", 1)[0]
+    same_name = [s.id for s in ENV_SPECS if s.id.rsplit("-v", 1)[0].lower() == base.lower()]
+    if same_name and same_name[0].rsplit("-v", 1)[0] == base:
+        raise VersionNotFound(
+            f"Environment version for `{env_id}` does not exist. Registered: {', '.join(same_name)}."
+        )
+    candidates = difflib.get_close_matches(env_id, list(_BY_ID), n=3, cutoff=0.5)
+    if not candidates:
+        lowered = {k.lower(): k for k in _BY_ID}
+        candidates = [lowered[k] for k in difflib.get_close_matches(env_id.lower(), list(lowered), n=3, cutoff=0.4)]
+    candidates = list(dict.fromkeys(same_name + candidates))
+    hint = f" Did you mean: `{candidates[0]}`?" if candidates else ""
+    raise NameNotFound(f"Environment `{env_id}` doesn't exist in selfplay-gym.{hint}")
+
+
+def make(env_id: str, **kwargs: Any) -> Any:
+    """The multi-agent env of ``env_id`` (PettingZoo AEC or parallel), e.g. ``make("selfplay/KuhnPoker-v0")``.
+
+    Keywords override the id's defaults. For the single-agent Gymnasium view use
+    ``gymnasium.make(env_id, ...)`` or :func:`make_single_agent`.
+    """
+    return spec(env_id).make(**kwargs)
+
+
+def resolve_opponent(env_id: str, opponent: Any) -> Any:
+    """Turn ``None``, a bot name (``"random"``, ``"strong"``), a :class:`Bot` or a callable into an opponent."""
+    from selfplay_gym.core.bots import Bot, RandomBot
+
+    s = spec(env_id)
+    if opponent is None:
+        opponent = s.default_opponent
+    if isinstance(opponent, str):
+        if opponent == "random":
+            return RandomBot()
+        if opponent in s.bots:
+            return load_entry_point(s.bots[opponent])()
+        raise ValueError(
+            f"unknown opponent {opponent!r} for {env_id}; expected one of {['random', *s.bots]} "
+            "or a callable (observation, info) -> action"
+        )
+    if isinstance(opponent, Bot) or callable(opponent):
+        return opponent
+    raise TypeError(f"expected an opponent name, a Bot or a callable, got {type(opponent).__name__}")
+
+
+def make_single_agent(
+    env_id: str,
+    *,
+    learner: str = "player_0",
+    opponent: Any = None,
+    numeric: bool = False,
+    **kwargs: Any,
+) -> gymnasium.Env:
+    """The single-agent view of ``env_id``: ``learner`` plays, ``opponent`` takes the other seats.
+
+    Args:
+        env_id: A registered id.
+        learner: The seat the Gymnasium agent plays.
+        opponent: A bot name, a :class:`~selfplay_gym.core.bots.Bot`, a callable
+            ``(observation, info) -> action``, or a mapping from seat to any of these.
+        numeric: Return the numeric view (state tensor observations, ``Discrete`` actions).
+        **kwargs: Passed to the multi-agent env (``render_mode`` included).
+    """
+    from selfplay_gym.wrappers import NumericView, SelfPlayView
+
+    env = make(env_id, **kwargs)
+    others = [a for a in env.possible_agents if a != learner]
+    if learner not in env.possible_agents:
+        raise ValueError(f"expected learner in {env.possible_agents}, got {learner!r}")
+    if isinstance(opponent, Mapping):
+        unknown = sorted(set(opponent) - set(others))
+        if unknown:
+            raise ValueError(f"opponent seats {unknown} are not among the other seats {others}")
+        opponents = {a: resolve_opponent(env_id, opponent.get(a)) for a in others}
+    else:
+        opponents = {a: resolve_opponent(env_id, opponent) for a in others}
+    view = SelfPlayView(env, learner=learner, opponents=opponents)
+    return NumericView(view) if numeric else view
+
+
+def _gym_entry_point(env_id: str, **kwargs: Any) -> gymnasium.Env:
+    return make_single_agent(env_id, **kwargs)
+
+
+def register_all() -> None:
+    """Register every id with Gymnasium and PettingZoo (once per process)."""
+    global _registered
+    if _registered:
+        return
+    for s in ENV_SPECS:
+        if s.id not in gymnasium.registry:
+            gymnasium.register(
+                id=s.id,
+                entry_point=_gym_entry_point,
+                kwargs={"env_id": s.id},
+                disable_env_checker=False,
+            )
+        pettingzoo.register(s.kind, s.id, entry_point=s.entry_point, kwargs=dict(s.kwargs))
+    _registered = True

@@ -1,0 +1,124 @@
+"""One seat of a multi-agent game as a Gymnasium env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+import numpy as np
+from pettingzoo import AECEnv
+
+from selfplay_gym.core.bots import Bot, ask
+
+__all__ = ["SelfPlayView"]
+
+
+class SelfPlayView(gymnasium.Env):
+    """A Gymnasium env in which the agent plays ``learner`` and ``opponents`` play every other seat.
+
+    ``reset`` and ``step`` advance the multi-agent game through the opponents' turns until the
+    learner must act or the game is over. The reward of a ``step`` is everything the learner
+    received since its previous action (the opponents' moves and the game's end included), and
+    ``info`` is the learner's info of the multi-agent env.
+
+    Opponents are :class:`~selfplay_gym.core.bots.Bot` objects or callables
+    ``(observation, info) -> action``. Each bot is re-seeded on every ``reset`` from this view's
+    generator, so ``reset(seed=s)`` replays the same game for the same learner actions.
+
+    Example:
+        >>> import gymnasium, selfplay_gym
+        >>> env = gymnasium.make("selfplay/TicTacToe-v0", opponent="strong")
+        >>> obs, info = env.reset(seed=0)
+        >>> info["legal_actions"][:3]
+        ['[0]', '[1]', '[2]']
+    """
+
+    def __init__(self, env: AECEnv, learner: str, opponents: Mapping[str, Any]):
+        super().__init__()
+        if learner not in env.possible_agents:
+            raise ValueError(f"expected learner in {env.possible_agents}, got {learner!r}")
+        missing = sorted(set(env.possible_agents) - {learner} - set(opponents))
+        if missing:
+            raise ValueError(f"no opponent given for seats {missing}")
+        self.env = env
+        self.learner = learner
+        self.opponents = dict(opponents)
+        self.observation_space = env.observation_space(learner)
+        self.action_space = env.action_space(learner)
+        self.metadata = dict(env.metadata)
+        self.render_mode = getattr(env, "render_mode", None)
+
+    @property
+    def aec_env(self) -> AECEnv:
+        """The multi-agent env this view plays in."""
+        return self.env
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a game and play the opponents until the learner's first turn."""
+        super().reset(seed=seed)
+        seeds = self.np_random.integers(2**62, size=len(self.opponents) + 1)
+        self.env.reset(seed=int(seeds[0]), options=options)
+        for opponent, s in zip(self.opponents.values(), seeds[1:]):
+            if isinstance(opponent, Bot):
+                opponent.reset(int(s))
+        self._play_opponents()
+        return self._observation(), dict(self.env.infos[self.learner])
+
+    def step(self, action: Any):
+        """Play the learner's ``action``, then the opponents until the learner acts again."""
+        env = self.env
+        learner = self.learner
+        if learner not in env.agents:
+            raise RuntimeError("the game is over: call reset() before step()")
+        if env.agent_selection != learner:
+            raise RuntimeError(f"it is {env.agent_selection}'s turn, not {learner}'s")
+        env.step(action)
+        reward = env.rewards.get(learner, 0.0)
+        reward += self._play_opponents()
+        terminated = env.terminations.get(learner, True)
+        truncated = env.truncations.get(learner, False)
+        info = env.infos.get(learner)
+        if info is None:  # defensive: the learner left the game
+            info = {}
+        return self._observation(), float(reward), bool(terminated), bool(truncated), dict(info)
+
+    def _play_opponents(self) -> float:
+        """Step every other seat until the learner must act or is done; return its reward meanwhile."""
+        env = self.env
+        learner = self.learner
+        reward = 0.0
+        while env.agents:
+            agent = env.agent_selection
+            if env.terminations[learner] or env.truncations[learner]:
+                break
+            if agent == learner:
+                break
+            if env.terminations[agent] or env.truncations[agent]:
+                env.step(None)
+            else:
+                env.step(ask(self.opponents[agent], env, agent))
+            reward += env.rewards.get(learner, 0.0)
+        return reward
+
+    def _observation(self) -> str:
+        return self.env.observe(self.learner)
+
+    def legal_actions(self) -> list[str]:
+        """The learner's legal moves as text (empty when it is not its turn)."""
+        return self.env.legal_actions(self.learner)
+
+    def action_masks(self) -> np.ndarray:
+        """The learner's action mask over the canonical moves (for maskable algorithms)."""
+        return np.asarray(self.env.infos[self.learner]["action_mask"], dtype=bool)
+
+    def render(self) -> str | None:
+        """The multi-agent env's rendering (the transcript in ``ansi`` mode)."""
+        return self.env.render()
+
+    def close(self) -> None:
+        """Close the multi-agent env."""
+        self.env.close()
+
+    def __str__(self) -> str:
+        return f"<SelfPlayView<{self.env}> learner={self.learner}>"
