@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Any, ClassVar
 
@@ -98,8 +97,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         super().__init__(**kwargs)
 
     # ---- game hooks ------------------------------------------------------------------------
-    def _new_game(self, rng: random.Random) -> str:
-        self._rng = rng
+    def _new_game(self) -> str:
         self._chips = {a: 0 for a in self.possible_agents}
         self._hand = 0
         return self._deal()
@@ -108,7 +106,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         """Start the next hand; return its opener."""
         self._hand += 1
         deck = [0, 1, 2]
-        self._rng.shuffle(deck)
+        self.rng.shuffle(deck)
         self._cards = {"player_0": deck[0], "player_1": deck[1]}
         self._bets = []  # move indices of this hand, in order
         self._pot = 2 * self.ante

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -130,6 +129,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     _MAX_QUANTITY: ClassVar[int] = 20
     move_names, _moves = _canonical_moves(_MAX_QUANTITY)
     _legal_cache: ClassVar[dict[tuple, tuple[int, ...]]] = {}
+    _tables_by_id: ClassVar[dict[int, tuple]] = {}
 
     def __init__(
         self,
@@ -154,7 +154,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         super().__init__(**kwargs)
 
     # ---- game hooks ------------------------------------------------------------------------
-    def _new_game(self, rng: random.Random) -> str:
+    def _new_game(self) -> str:
         self._inventory = {a: list(self.start) for a in self.possible_agents}
         self._initial_value = {a: self._value(a) for a in self.possible_agents}
         self._pending: tuple[str, Offer] | None = None  # (proposer, offer)
@@ -220,6 +220,16 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
                 i for i, m in enumerate(self._moves) if self._allowed(m, inv, pending)
             )
         return cached
+
+    def _legal_tables(
+        self, indices: tuple[int, ...]
+    ) -> tuple[tuple[str, ...], np.ndarray, frozenset[int]]:
+        # Legal sets here hold hundreds of offers; they are interned in _legal_cache, so key the
+        # table by identity instead of hashing the whole tuple on every step.
+        entry = self._tables_by_id.get(id(indices))
+        if entry is None or entry[0] is not indices:
+            entry = self._tables_by_id[id(indices)] = (indices, *super()._legal_tables(indices))
+        return entry[1:]
 
     @staticmethod
     def _allowed(move: _Move, inv: list[int], pending: bool | None) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -19,6 +18,8 @@ __all__ = ["TicTacToeEnv", "PerfectTicTacToeBot"]
 _LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
 _LINES_THROUGH = tuple(tuple(line for line in _LINES if cell in line) for cell in range(9))
 _BOARD = " {} | {} | {}\n---+---+---\n {} | {} | {}\n---+---+---\n {} | {} | {}"
+_EMPTY_BOARD = _BOARD.format(*range(9))
+_CELL_AT = tuple(_EMPTY_BOARD.index(str(i)) for i in range(9))  # where each cell's character sits
 _MOVE_RE = re.compile(r"\[\s*([0-9]{1,4})\s*\]")
 _MARKS = ("X", "O")
 _MOVES = tuple(f"[{i}]" for i in range(9))
@@ -83,9 +84,10 @@ class TicTacToeEnv(TurnBasedTextEnv):
     state_size: ClassVar[int] = 18
 
     # ---- game hooks ------------------------------------------------------------------------
-    def _new_game(self, rng: random.Random) -> str:
+    def _new_game(self) -> str:
         self._board = [0] * 9  # 0 empty, 1 player_0 (X), 2 player_1 (O)
-        self._cells = [str(i) for i in range(9)]
+        self._board_text = _EMPTY_BOARD
+        self._free = tuple(range(9))
         return "player_0"
 
     def _rules(self, agent: str) -> str:
@@ -104,7 +106,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
         )
 
     def _state_text(self, agent: str) -> str:
-        board = _BOARD.format(*self._cells)
+        board = self._board_text
         if not self._to_act(agent):
             return f"Board:\n{board}"
         legal = self._legal_indices(agent)
@@ -114,8 +116,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
         return f"Board:\n{board}\nYou are {_MARKS[self._agent_index[agent]]}. {legal_text}"
 
     def _legal_indices(self, agent: str) -> tuple[int, ...]:
-        board = self._board
-        return tuple(i for i in range(9) if not board[i])
+        return self._free
 
     def _parse_move(self, agent: str, span: str) -> ParseResult:
         found = _MOVE_RE.findall(span)
@@ -136,19 +137,23 @@ class TicTacToeEnv(TurnBasedTextEnv):
     def _apply(self, agent: str, cell: int) -> str | None:
         seat = self._agent_index[agent]
         board = self._board
-        board[cell] = seat + 1
-        self._cells[cell] = _MARKS[seat]
-        self._tell(f"{agent} ({_MARKS[seat]}) takes cell {cell}.")
         mark = seat + 1
+        board[cell] = mark
+        at = _CELL_AT[cell]
+        self._board_text = f"{self._board_text[:at]}{_MARKS[seat]}{self._board_text[at + 1:]}"
+        free = list(self._free)
+        free.remove(cell)
+        self._free = tuple(free)
+        self._tell(f"{agent} ({_MARKS[seat]}) takes cell {cell}.")
         for a, b, c in _LINES_THROUGH[cell]:
-            if board[a] == board[b] == board[c] == mark:
+            if board[a] == board[b] == board[c]:
                 other = self._other(agent)
                 self._finish({agent: 1.0, other: -1.0}, f"{agent} has three in a row and wins.")
-                self._note("Final board:\n" + _BOARD.format(*self._cells))
+                self._note("Final board:\n" + self._board_text)
                 return None
-        if all(board):
+        if not free:
             self._finish({a: 0.0 for a in self.agents}, "the board is full: a draw.")
-            self._note("Final board:\n" + _BOARD.format(*self._cells))
+            self._note("Final board:\n" + self._board_text)
             return None
         return self._other(agent)
 

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_ACTION_CHARS",
@@ -38,19 +38,18 @@ _BOXED = "\\boxed{"
 _BRACKET_RE = re.compile(r"\[([^\[\]\n]{0,80})\]")
 
 
-@dataclass(frozen=True)
-class ParseResult:
-    """What a parser made of one action.
+class ParseResult(NamedTuple):
+    """What a parser made of one action (a named tuple: it is built on every step).
 
     Attributes:
         ok: Whether a legal move was recognised.
-        move: The game's canonical form of the move (``None`` when not ok).
-        extracted: The span of the output the move was read from (``None`` when nothing was found).
+        move: The game's own form of the move (``None`` when not ok).
+        extracted: The canonical text of what was read (``None`` when nothing was found).
         error: A human-readable reason when not ok, fed back to the model under the retry policy.
     """
 
     ok: bool
-    move: str | None = None
+    move: Any = None
     extracted: str | None = None
     error: str | None = None
 

@@ -38,9 +38,6 @@ __all__ = ["TurnBasedTextEnv", "DEFAULT_MAX_OBSERVATION_CHARS"]
 
 DEFAULT_MAX_OBSERVATION_CHARS = 65536
 
-_NOT_YET_PARSED = {"ok": True, "extracted": None, "error": None}
-
-
 class TurnBasedTextEnv(AECEnv):
     """A turn-based game played in text by ``num_players`` agents ``player_0 .. player_{n-1}``.
 
@@ -106,8 +103,14 @@ class TurnBasedTextEnv(AECEnv):
         }
         self._state_space = Box(-1.0, 1.0, shape=(self.state_size,), dtype=np.float32)
         self._zero_mask = np.zeros(n_moves, dtype=np.int8)
+        self._canonical_index = {name: i for i, name in enumerate(self.move_names)}
+        self._retry_budget = self.invalid_move.retry_budget
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
+        self._seed: int | None = None
+        self._rng: random.Random | None = None
+        self._system_prompts: dict[str, str] | None = None
+        self._current_legal: Sequence[int] = ()
         self.agents = []
 
     # ---- spaces ----------------------------------------------------------------------------
@@ -128,12 +131,12 @@ class TurnBasedTextEnv(AECEnv):
     def np_random(self) -> np.random.Generator:
         """The env's generator, created on first use when ``reset`` was never given a seed."""
         if self._np_random is None:
-            self._np_random, self._np_random_seed = seeding.np_random()
+            self._np_random, self._np_random_seed = seeding.np_random(self._seed)
         return self._np_random
 
     # ---- game hooks (override in a game) ---------------------------------------------------
-    def _new_game(self, rng: random.Random) -> str:
-        """Set up a new game from ``rng``; tell the players what they see; return the first mover."""
+    def _new_game(self) -> str:
+        """Set up a new game (drawing chance from :attr:`rng`); tell the players; return the first mover."""
         raise NotImplementedError
 
     def _rules(self, agent: str) -> str:
@@ -219,27 +222,35 @@ class TurnBasedTextEnv(AECEnv):
     # ---- PettingZoo API --------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         """Start a new game; ``seed`` fixes every random choice of this and later resets."""
-        if seed is not None or self._np_random is None:
-            self._np_random, self._np_random_seed = seeding.np_random(seed)
-        game_rng = random.Random(int(self._np_random.integers(2**62)))
+        if seed is not None:
+            self._seed = seed
+            self._rng = None  # built on first use: games without chance never pay for it
+            self._np_random = None
         self.agents = self.possible_agents[:]
-        self.rewards = {a: 0.0 for a in self.agents}
-        self._cumulative_rewards = {a: 0.0 for a in self.agents}
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self._components: dict[str, dict[str, float]] = {a: {} for a in self.agents}
-        self.terminations = {a: False for a in self.agents}
-        self.truncations = {a: False for a in self.agents}
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
         self._history: dict[str, list[str]] = {a: [] for a in self.agents}
         self._transcript: list[str] = []
         self._feedback: dict[str, str] = {}
-        self._last_parse: dict[str, dict[str, Any]] = {a: _NOT_YET_PARSED for a in self.agents}
-        self._last_invalid: dict[str, bool] = {a: False for a in self.agents}
+        self._last_parse = {a: {"ok": True, "extracted": None, "error": None} for a in self.agents}
+        self._last_invalid = dict.fromkeys(self.agents, False)
         self._outcome: dict[str, float] | None = None
         self._turn = 0
-        self._attempts_left = self.invalid_move.retry_budget
-        self._obs_cache: dict[str, str] = {}
-        self._system_prompts = {a: self._rules(a) for a in self.agents}
-        self.agent_selection = self._new_game(game_rng)
+        self._attempts_left = self._retry_budget
+        if self._system_prompts is None:
+            self._system_prompts = {a: self._rules(a) for a in self.agents}
+        self.agent_selection = self._new_game()
         self._refresh_infos()
+
+    @property
+    def rng(self) -> random.Random:
+        """The game's generator: seeded by ``reset(seed=...)``, continued by later unseeded resets."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
 
     def observe(self, agent: str) -> str:
         """``agent``'s prompt for the current position (rules, history, state, legal moves)."""
@@ -257,16 +268,36 @@ class TurnBasedTextEnv(AECEnv):
         self._cumulative_rewards[agent] = 0.0
         self._components[agent] = {}
         self.rewards = dict.fromkeys(self.agents, 0.0)
-        self._obs_cache = {}
 
-        result = self._read_action(agent, action)
-        self._last_parse[agent] = result.as_info()
-        self._last_invalid[agent] = not result.ok
-        if result.ok:
-            self._feedback.pop(agent, None)
-            self._attempts_left = self.invalid_move.retry_budget
-            next_agent = self._apply(agent, result.move)
+        move = None
+        if type(action) is str:
+            # Fast path: the reply is exactly a canonical move (what bots, numeric agents and
+            # well-behaved models send); otherwise cap, extract the answer span and parse.
+            index = self._canonical_index.get(action)
+            if index is None:
+                if len(action) > self.max_action_chars:
+                    action = action[-self.max_action_chars :]
+                span = answer_span(action)
+                index = self._canonical_index.get(span.strip())
+            if index is not None and index in self._legal_tables(self._legal_indices(agent))[2]:
+                move = self._move_from_index(index)
+                self._last_parse[agent] = {"ok": True, "extracted": self.move_names[index], "error": None}
+            else:
+                result = self._parse_move(agent, answer_span(action) if index is None else span)
         else:
+            result = self._read_other_action(agent, action)
+        if move is None and result.ok:
+            move = result.move
+            self._last_parse[agent] = {"ok": True, "extracted": result.extracted, "error": None}
+        if move is not None:
+            self._last_invalid[agent] = False
+            if self._feedback:
+                self._feedback.pop(agent, None)
+            self._attempts_left = self._retry_budget
+            next_agent = self._apply(agent, move)
+        else:
+            self._last_parse[agent] = {"ok": False, "extracted": result.extracted, "error": result.error}
+            self._last_invalid[agent] = True
             next_agent = self._handle_invalid(agent, result)
         self._turn += 1
 
@@ -278,7 +309,9 @@ class TurnBasedTextEnv(AECEnv):
             self._tell(f"The game stops: the limit of {self.max_turns} turns is reached.")
             self.truncations = dict.fromkeys(self.agents, True)
         self.agent_selection = next_agent if next_agent is not None else self._other(agent)
-        self._accumulate_rewards()
+        for a, reward in self.rewards.items():
+            if reward:
+                self._cumulative_rewards[a] += reward
         self._refresh_infos()
 
     def render(self) -> str | None:
@@ -298,8 +331,7 @@ class TurnBasedTextEnv(AECEnv):
         agent = agent or self.agent_selection
         if agent != self.agent_selection or self.terminations.get(agent, True) or self.truncations.get(agent, True):
             return []
-        names = self.move_names
-        return [names[i] for i in self._legal_indices(agent)]
+        return list(self._legal_tables(tuple(self._legal_indices(agent)))[0])
 
     @property
     def transcript(self) -> list[str]:
@@ -307,19 +339,21 @@ class TurnBasedTextEnv(AECEnv):
         return list(self._transcript)
 
     # ---- internals -------------------------------------------------------------------------
-    def _read_action(self, agent: str, action: Any) -> ParseResult:
-        if isinstance(action, str):
-            text, _ = cap_text(action, self.max_action_chars)
-            return self._parse_move(agent, answer_span(text))
+    def _read_other_action(self, agent: str, action: Any) -> ParseResult:
+        """Non-text actions: an int is a canonical move index; anything else is invalid."""
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
             index = int(action)
-            if 0 <= index < len(self.move_names) and index in self._legal_indices(agent):
+            legal = self._legal_indices(agent)
+            if 0 <= index < len(self.move_names) and index in legal:
                 return ParseResult(True, self._move_from_index(index), self.move_names[index])
             return ParseResult(
-                False, None, None,
-                f"action index {index} is not a legal move now; legal: {list(self._legal_indices(agent))}",
+                False, None, None, f"expected a legal move index in {list(legal)}, got {index}."
             )
-        return ParseResult(False, None, None, f"expected a str (or an int move index), got {type(action).__name__}")
+        if isinstance(action, str):  # a str subclass
+            return self._parse_move(agent, answer_span(cap_text(str(action), self.max_action_chars)[0]))
+        return ParseResult(
+            False, None, None, f"expected a str (or an int move index), got {type(action).__name__}."
+        )
 
     def _handle_invalid(self, agent: str, result: ParseResult) -> str | None:
         policy = self.invalid_move
@@ -335,7 +369,7 @@ class TurnBasedTextEnv(AECEnv):
                 self._note(f"{agent} made an invalid move ({result.error}); it may try again.")
                 return agent
             mode = policy.exhausted
-        self._attempts_left = policy.retry_budget
+        self._attempts_left = self._retry_budget
         if mode == "forfeit":
             self._tell(f"{agent} made an invalid move and forfeits the game ({result.error})")
             self._outcome = {}
@@ -375,37 +409,93 @@ class TurnBasedTextEnv(AECEnv):
         return text
 
     def _refresh_infos(self) -> None:
+        # Infos are built lazily, one agent at a time: last() needs only the acting agent's, and
+        # the full dict is completed on the first access to ``infos``. What an info holds depends
+        # only on the state after this step, so building it later gives the same content.
+        self._infos = {}
+        self._infos_complete = False
+        self._obs_cache = {}
         current = self.agent_selection
-        live = not (self.terminations.get(current) or self.truncations.get(current))
-        infos = {}
-        for agent in self.agents:
-            acting = live and agent == current
-            if acting:
-                indices = self._legal_indices(agent)
-                names = self.move_names
-                mask = self._zero_mask.copy()
-                mask[list(indices)] = 1
-                user = self._user_text(agent)
+        self._live = not (self.terminations[current] or self.truncations[current])
+
+    @property
+    def infos(self) -> dict[str, dict[str, Any]]:  # type: ignore[override]
+        """Every live agent's info (DESIGN.md section 3 schema)."""
+        if not self._infos_complete:
+            infos = self._infos
+            for agent in self.agents:
+                if agent not in infos:
+                    infos[agent] = self._build_info(agent)
+            self._infos_complete = True
+        return self._infos
+
+    @infos.setter
+    def infos(self, value: dict[str, dict[str, Any]]) -> None:
+        self._infos = value
+        self._infos_complete = True
+
+    def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Observation, cumulative reward, termination, truncation and info of the agent to act."""
+        agent = self.agent_selection
+        info = self._infos.get(agent)
+        if info is None:
+            info = self._infos[agent] = self._build_info(agent)
+        return (
+            self.observe(agent) if observe else None,
+            self._cumulative_rewards[agent],
+            self.terminations[agent],
+            self.truncations[agent],
+            info,
+        )
+
+    def _build_info(self, agent: str) -> dict[str, Any]:
+        components = self._components[agent]
+        if self._live and agent == self.agent_selection:
+            indices = self._current_legal = self._legal_indices(agent)
+            names, mask, _ = self._legal_tables(indices)
+            user = self._user_text(agent)
+            system = self._system_prompts[agent]
+            if agent not in self._obs_cache:
                 self._obs_cache[agent] = self._render_prompt(agent, user)
-                legal = [names[i] for i in indices]
-                messages = [
-                    {"role": "system", "content": self._system_prompts[agent]},
-                    {"role": "user", "content": user},
-                ]
-            else:
-                legal, mask, messages = [], self._zero_mask.copy(), []
-            infos[agent] = {
+            return {
                 "role": agent,
                 "turn": self._turn,
-                "phase": "play" if live else "over",
-                "legal_actions": legal,
-                "action_mask": mask,
-                "parse": dict(self._last_parse[agent]),
+                "phase": "play",
+                "legal_actions": list(names),
+                "action_mask": mask.copy(),
+                "parse": self._last_parse[agent],
                 "invalid_action": self._last_invalid[agent],
-                "reward_components": dict(self._components[agent]),
-                "messages": messages,
+                "reward_components": components.copy() if components else {},
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             }
-        self.infos = infos
+        return {
+            "role": agent,
+            "turn": self._turn,
+            "phase": "play" if self._live else "over",
+            "legal_actions": [],
+            "action_mask": self._zero_mask.copy(),
+            "parse": self._last_parse[agent],
+            "invalid_action": self._last_invalid[agent],
+            "reward_components": components.copy() if components else {},
+            "messages": [],
+        }
+
+    def _legal_tables(
+        self, indices: Sequence[int]
+    ) -> tuple[tuple[str, ...], np.ndarray, frozenset[int]]:
+        """Names, mask and set of a legal-index tuple, cached per class (games have few distinct sets)."""
+        cache = type(self).__dict__.get("_legal_table_cache")
+        if cache is None:
+            cache = {}
+            type(self)._legal_table_cache = cache
+        entry = cache.get(indices)
+        if entry is None:
+            names = self.move_names
+            mask = np.zeros(len(names), dtype=np.int8)
+            mask[list(indices)] = 1
+            mask.flags.writeable = False
+            entry = cache[indices] = (tuple(names[i] for i in indices), mask, frozenset(indices))
+        return entry
 
     def __str__(self) -> str:
         return type(self).__name__

@@ -1,0 +1,235 @@
+"""Behaviour of the ``selfplay-gym`` command line and of the arena it runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfplay_gym.cli import main
+from selfplay_gym.core.arena import play_match
+from selfplay_gym.core.bots import Bot
+
+ALL_IDS = ("selfplay/TicTacToe-v0", "selfplay/KuhnPoker-v0", "selfplay/SimpleNegotiation-v0")
+REPO = Path(__file__).resolve().parents[1]
+NINE_CELLS = "".join(f"[{i}]\n" for i in range(9))
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_module(*argv: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "selfplay_gym", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+# ---- list ------------------------------------------------------------------------------------
+def test_list_shows_every_id_with_its_kind_and_move_count(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    lines = out.splitlines()
+    for env_id in ALL_IDS:
+        (row,) = [line for line in lines if line.startswith(env_id + " ")]
+        assert " aec " in row
+        assert "player_0,player_1" in row
+    tictactoe = next(line for line in lines if line.startswith("selfplay/TicTacToe-v0"))
+    assert "MoveText(" in tictactoe and " 9 " in tictactoe
+
+
+# ---- arena -----------------------------------------------------------------------------------
+def test_arena_strong_never_loses_tictactoe_and_games_add_up(capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "arena",
+        "selfplay/TicTacToe-v0",
+        "--players",
+        "strong,random",
+        "--games",
+        "20",
+        "--json",
+    )
+    assert code == 0
+    result = json.loads(out)
+    strong, rand = result["players"]
+    assert (strong["name"], rand["name"]) == ("strong", "random")
+    assert strong["losses"] == 0
+    assert result["games"] == 20
+    for player in (strong, rand):
+        assert player["games"] == 20
+        assert player["wins"] + player["draws"] + player["losses"] == 20
+        assert player["seat_games"] == {"player_0": 10, "player_1": 10}
+    # Zero-sum game without invalid moves: one side's wins are the other's losses.
+    assert strong["wins"] == rand["losses"] and strong["draws"] == rand["draws"]
+    assert strong["invalid_moves"] == rand["invalid_moves"] == 0
+
+
+def test_arena_table_is_reproducible_per_seed_and_differs_across_seeds(capsys):
+    def table(seed: str) -> str:
+        code, out, _ = run_cli(
+            capsys,
+            "arena",
+            "selfplay/KuhnPoker-v0",
+            "--players",
+            "strong,strong",
+            "--games",
+            "30",
+            "--seed",
+            seed,
+        )
+        assert code == 0
+        return out
+
+    first, again, other = table("0"), table("0"), table("1")
+    assert first == again
+    assert first != other
+    assert "strong#1" in first and "strong#2" in first
+    assert "win rate" in first and "invalid" in first
+
+
+def test_arena_json_parses_and_matches_the_table_counts(capsys):
+    argv = ("arena", "selfplay/SimpleNegotiation-v0", "--players", "strong,random", "--games", "6")
+    code, out, _ = run_cli(capsys, *argv, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["env_id"] == "selfplay/SimpleNegotiation-v0"
+    assert [p["games"] for p in result["players"]] == [6, 6]
+    code, table, _ = run_cli(capsys, *argv)
+    strong_row = next(line for line in table.splitlines() if line.startswith("strong "))
+    s = result["players"][0]
+    assert strong_row.split()[3:6] == [str(s["wins"]), str(s["draws"]), str(s["losses"])]
+
+
+def test_arena_no_swap_keeps_seats(capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "arena",
+        "selfplay/TicTacToe-v0",
+        "--players",
+        "random,strong",
+        "--games",
+        "4",
+        "--no-swap",
+        "--json",
+    )
+    assert code == 0
+    first, second = json.loads(out)["players"]
+    assert first["seat_games"] == {"player_0": 4, "player_1": 0}
+    assert second["seat_games"] == {"player_0": 0, "player_1": 4}
+
+
+def test_unknown_id_exits_2_with_a_suggestion(capsys):
+    for command in (
+        ["arena", "selfplay/TicTacToo-v0", "--players", "strong,random"],
+        ["play", "selfplay/TicTacToo-v0"],
+    ):
+        code, out, err = run_cli(capsys, *command)
+        assert code == 2
+        assert "Did you mean" in err and "selfplay/TicTacToe-v0" in err
+        assert out == ""
+
+
+def test_unknown_player_name_exits_2_naming_the_choices(capsys):
+    code, _, err = run_cli(capsys, "arena", "selfplay/TicTacToe-v0", "--players", "strong,rnadom")
+    assert code == 2
+    assert "'rnadom'" in err and "random" in err
+    code, _, err = run_cli(capsys, "arena", "selfplay/TicTacToe-v0", "--players", "strong")
+    assert code == 2
+    assert "expected 2 players" in err
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert (
+        main(["arena", "selfplay/TicTacToe-v0", "--players", "strong,random", "--games", "0"]) == 2
+    )
+    assert main(["play", "selfplay/TicTacToe-v0", "--seat", "2"]) == 2
+    assert main(["play", "selfplay/TicTacToe-v0", "--opponent", "nobody"]) == 2
+    assert main([]) == 2
+    capsys.readouterr()
+
+
+# ---- play_match ------------------------------------------------------------------------------
+def test_swap_seats_gives_each_player_both_seats():
+    result = play_match("selfplay/TicTacToe-v0", ["strong", "random"], games=2, seed=5)
+    assert [p.games_as_first for p in result.players] == [1, 1]
+    assert [r.seats for r in result.records] == [("strong", "random"), ("random", "strong")]
+    fixed = play_match("selfplay/TicTacToe-v0", ["strong", "random"], games=2, swap_seats=False)
+    assert [p.games_as_first for p in fixed.players] == [2, 0]
+
+
+def test_play_match_counts_invalid_moves_and_forfeits():
+    def babbler(observation: str, info: dict) -> str:
+        return "I would rather not say."
+
+    result = play_match("selfplay/TicTacToe-v0", [babbler, "random"], games=4)
+    talker, rand = result.players
+    assert talker.name == "babbler"
+    # Default policy is forfeit: every babble ends its game at once, -1.5 / +0.5.
+    assert talker.invalid_moves == 4 and talker.losses == 4
+    assert talker.mean_reward == pytest.approx(-1.5)
+    assert rand.wins == 4 and rand.mean_reward == pytest.approx(0.5)
+    assert "babbler" in result.table()
+
+
+def test_a_failing_player_is_named_in_the_error():
+    class Broken(Bot):
+        def act(self, env, agent):
+            raise KeyError("no idea")
+
+    with pytest.raises(RuntimeError, match=r"player 'Broken' \(seat player_1\).*game 0.*no idea"):
+        play_match("selfplay/TicTacToe-v0", ["strong", Broken()], games=3)
+
+
+def test_records_replay_with_the_same_seed():
+    a = play_match("selfplay/KuhnPoker-v0", ["strong", "random"], games=10, seed=3)
+    b = play_match("selfplay/KuhnPoker-v0", ["strong", "random"], games=10, seed=3)
+    assert a.records == b.records
+    assert a.to_dict(include_records=True) == b.to_dict(include_records=True)
+
+
+# ---- play ------------------------------------------------------------------------------------
+def test_play_in_a_subprocess_finishes_the_game():
+    proc = run_module(
+        "play", "selfplay/TicTacToe-v0", "--opponent", "random", "--seed", "0", stdin=NINE_CELLS
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Game over" in proc.stdout
+    assert "Final rewards" in proc.stdout
+    assert "player_0 (X) takes cell 0." in proc.stdout  # the transcript
+    # With this seed the opponent takes a cell the human tries later; the error is reported.
+    assert "Invalid move: cell" in proc.stdout
+
+
+def test_play_with_retries_reports_each_bad_move_and_still_finishes():
+    proc = run_module(
+        "play",
+        "selfplay/TicTacToe-v0",
+        "--opponent",
+        "random",
+        "--seed",
+        "0",
+        "--invalid-move",
+        "retry",
+        stdin=NINE_CELLS,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Game over" in proc.stdout
+    assert "is already taken" in proc.stdout
+
+
+def test_play_end_of_input_mid_game_exits_1():
+    proc = run_module("play", "selfplay/TicTacToe-v0", "--opponent", "random", stdin="[4]\n")
+    assert proc.returncode == 1
+    assert "End of input" in proc.stderr
+    assert "Game over" not in proc.stdout
