@@ -274,6 +274,7 @@ class TurnBasedTextEnv(AECEnv):
             # Fast path: the reply is exactly a canonical move (what bots, numeric agents and
             # well-behaved models send); otherwise cap, extract the answer span and parse.
             index = self._canonical_index.get(action)
+            span = action
             if index is None:
                 if len(action) > self.max_action_chars:
                     action = action[-self.max_action_chars :]
@@ -283,7 +284,7 @@ class TurnBasedTextEnv(AECEnv):
                 move = self._move_from_index(index)
                 self._last_parse[agent] = {"ok": True, "extracted": self.move_names[index], "error": None}
             else:
-                result = self._parse_move(agent, answer_span(action) if index is None else span)
+                result = self._parse_move(agent, span)
         else:
             result = self._read_other_action(agent, action)
         if move is None and result.ok:
