@@ -312,6 +312,8 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         said = " ".join(move.message.split())[: self.max_message_chars]
         if said:
             self._tell(f'{agent} says: "{said}"')
+        if not said and move.offer is None:
+            self._tell(f"{agent} makes no offer.")
         if self._pending is not None and self._pending[0] == other:
             offer = self._pending[1]
             if move.accept:
