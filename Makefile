@@ -1,0 +1,57 @@
+# selfplay-gym -- `make help` lists the targets.
+# Every target that needs Python creates the virtual environment first, so a fresh clone needs
+# nothing but `make demo` or `make test`.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export OMP_NUM_THREADS := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: help demo test test-fast lint format bench docs docs-check golden wheel clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)  ## Create .venv and install the package with its test dependencies
+
+demo: $(STAMP)  ## Main job: bot-vs-bot arenas on the embedded games, with results tables
+	$(PY) -m selfplay_gym list
+	$(PY) -m selfplay_gym arena selfplay/TicTacToe-v0 --players strong,random --games 200 --seed 0
+	$(PY) -m selfplay_gym arena selfplay/KuhnPoker-v0 --players strong,random --games 400 --seed 0
+	$(PY) -m selfplay_gym arena selfplay/SimpleNegotiation-v0 --players strong,random --games 200 --seed 0
+
+test: $(STAMP)  ## Run the whole test suite
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+lint: $(STAMP)  ## ruff lint
+	$(VENV)/bin/ruff check src envs wrappers baselines tests benchmarks docs
+
+format: $(STAMP)  ## ruff format
+	$(VENV)/bin/ruff format src envs wrappers baselines tests benchmarks docs
+
+bench: $(STAMP)  ## Side-by-side speed against TextArena and PettingZoo
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/text_games.py
+
+docs: $(STAMP)  ## Regenerate the env pages in docs/envs from the env docstrings
+	$(PY) docs/gen_env_pages.py
+
+docs-check: $(STAMP)  ## Fail if docs/envs is out of date
+	$(PY) docs/gen_env_pages.py --check
+
+golden: $(STAMP)  ## Rewrite the golden playthroughs (a diff needs a version bump or a reason)
+	$(PY) tests/golden/regenerate.py
+
+wheel: $(STAMP)  ## Build the wheel into dist/
+	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+
+clean:  ## Remove the virtual environment and build output
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .hypothesis
