@@ -69,7 +69,7 @@ class SelfPlayView(gymnasium.Env):
         """Play the learner's ``action``, then the opponents until the learner acts again."""
         env = self.env
         learner = self.learner
-        if learner not in env.agents:
+        if learner not in env.agents or env.terminations[learner] or env.truncations[learner]:
             raise RuntimeError("the game is over: call reset() before step()")
         if env.agent_selection != learner:
             raise RuntimeError(f"it is {env.agent_selection}'s turn, not {learner}'s")

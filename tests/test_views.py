@@ -1,0 +1,116 @@
+"""SelfPlayView and NumericView: who moves when, and what the learner is paid."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+
+import selfplay_gym
+from selfplay_gym.core.bots import Bot
+
+
+class Scripted(Bot):
+    """Plays a fixed list of moves."""
+
+    def __init__(self, moves):
+        super().__init__()
+        self.moves = list(moves)
+
+    def act(self, env, agent):
+        return self.moves.pop(0)
+
+
+def test_learner_in_the_second_seat_sees_the_opponent_move_first():
+    env = gymnasium.make("selfplay/TicTacToe-v0", learner="player_1", opponent=Scripted(["[4]"]))
+    obs, info = env.reset(seed=0)
+    assert "player_0 (X) takes cell 4." in obs
+    assert "[4]" not in info["legal_actions"] and len(info["legal_actions"]) == 8
+
+
+def test_reward_includes_the_opponents_winning_move():
+    # The opponent completes the top row after the learner's third move: -1 arrives in that step.
+    env = gymnasium.make("selfplay/TicTacToe-v0", learner="player_1",
+                         opponent=Scripted(["[0]", "[1]", "[2]"]))
+    env.reset(seed=0)
+    assert env.step("[3]")[1:4] == (0.0, False, False)
+    _, reward, terminated, truncated, info = env.step("[4]")
+    assert (reward, terminated, truncated) == (-1.0, True, False)
+    assert info["reward_components"] == {"outcome": -1.0}
+    with pytest.raises(RuntimeError, match="reset"):
+        env.unwrapped.step("[5]")
+
+
+def test_a_callable_opponent_gets_the_prompt_and_info():
+    seen = []
+
+    def opponent(observation, info):
+        seen.append((observation, list(info["legal_actions"])))
+        return info["legal_actions"][-1]
+
+    env = gymnasium.make("selfplay/KuhnPoker-v0", opponent=opponent)
+    obs, info = env.reset(seed=1)
+    env.step("[bet]")
+    assert seen and "Kuhn Poker" in seen[0][0]
+    assert seen[0][1] == ["[call]", "[fold]"]
+
+
+def test_forfeit_by_the_learner_ends_the_episode_with_the_penalty():
+    env = gymnasium.make("selfplay/TicTacToe-v0")
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step("I refuse to play.")
+    assert (reward, terminated) == (-1.5, True)
+    assert info["invalid_action"] and info["parse"]["error"].startswith("no move found")
+
+
+def test_bots_are_reseeded_so_a_seed_replays_the_same_game():
+    def run(seed):
+        env = gymnasium.make("selfplay/KuhnPoker-v0", opponent="strong")
+        obs, info = env.reset(seed=seed)
+        trace = [obs]
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(info["legal_actions"][0])
+            trace.append((obs, reward))
+            done = terminated or truncated
+        return trace
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_per_seat_opponents_and_their_validation():
+    env = gymnasium.make("selfplay/TicTacToe-v0", opponent={"player_1": "strong"})
+    assert type(env.unwrapped.opponents["player_1"]).__name__ == "PerfectTicTacToeBot"
+    with pytest.raises(ValueError, match="player_7"):
+        gymnasium.make("selfplay/TicTacToe-v0", opponent={"player_7": "strong"})
+    with pytest.raises(ValueError, match="learner"):
+        gymnasium.make("selfplay/TicTacToe-v0", learner="player_9")
+
+
+def test_numeric_view_plays_move_indices_and_masks_illegal_ones():
+    env = gymnasium.make("selfplay/TicTacToe-v0", numeric=True, opponent=Scripted(["[0]", "[1]"]))
+    obs, info = env.reset(seed=0)
+    assert obs.dtype == np.float32 and not obs.any()
+    obs, reward, terminated, _, info = env.step(4)
+    assert obs[4] == 1.0 and obs[9 + 0] == 1.0  # own mark at 4, opponent's at 0
+    assert info["action_mask"][0] == 0 and info["action_mask"][4] == 0
+    assert not env.unwrapped.action_masks()[0]
+    _, reward, terminated, _, info = env.step(0)  # occupied: invalid, forfeit
+    assert (reward, terminated, info["invalid_action"]) == (-1.5, True, True)
+
+
+def test_random_numeric_play_never_hits_an_invalid_move_when_respecting_the_mask():
+    for env_id in [s.id for s in selfplay_gym.ENV_SPECS]:
+        env = gymnasium.make(env_id, numeric=True, opponent="random")
+        rng = np.random.default_rng(0)
+        for episode in range(30):
+            obs, info = env.reset(seed=episode)
+            done = False
+            while not done:
+                action = rng.choice(np.flatnonzero(info["action_mask"]))
+                obs, reward, terminated, truncated, info = env.step(action)
+                assert not info["invalid_action"]
+                assert obs in env.observation_space
+                done = terminated or truncated
+            assert reward in (-1.0, 0.0, 1.0)
