@@ -14,6 +14,19 @@ from selfplay_gym.core.bots import Bot, ask
 __all__ = ["SelfPlayView"]
 
 
+def _own_copy(info: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``info`` that shares no mutable object with the env (Gymnasium's rule for returns)."""
+    out = dict(info)
+    for key, value in out.items():
+        if isinstance(value, np.ndarray):
+            out[key] = value.copy()
+        elif isinstance(value, dict):
+            out[key] = dict(value)
+        elif isinstance(value, list):
+            out[key] = [dict(v) if isinstance(v, dict) else v for v in value]
+    return out
+
+
 class SelfPlayView(gymnasium.Env):
     """A Gymnasium env in which the agent plays ``learner`` and ``opponents`` play every other seat.
 
@@ -63,7 +76,7 @@ class SelfPlayView(gymnasium.Env):
             if isinstance(opponent, Bot):
                 opponent.reset(int(s))
         self._play_opponents()
-        return self._observation(), dict(self.env.infos[self.learner])
+        return self._observation(), _own_copy(self.env.infos[self.learner])
 
     def step(self, action: Any):
         """Play the learner's ``action``, then the opponents until the learner acts again."""
@@ -78,10 +91,8 @@ class SelfPlayView(gymnasium.Env):
         reward += self._play_opponents()
         terminated = env.terminations.get(learner, True)
         truncated = env.truncations.get(learner, False)
-        info = env.infos.get(learner)
-        if info is None:  # defensive: the learner left the game
-            info = {}
-        return self._observation(), float(reward), bool(terminated), bool(truncated), dict(info)
+        info = env.infos.get(learner) or {}
+        return self._observation(), float(reward), bool(terminated), bool(truncated), _own_copy(info)
 
     def _play_opponents(self) -> float:
         """Step every other seat until the learner must act or is done; return its reward meanwhile."""

@@ -178,6 +178,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         self._tell(f"{agent} {_VERBS[move]}.")
         if move in (BET, CALL):
             self._pot += 1
+            self._chips[agent] -= 1
         if move == FOLD:
             winner = other
             self._tell(f"{other} wins the pot of {self._pot}.")

@@ -102,7 +102,9 @@ class TurnBasedTextEnv(AECEnv):
             a: MoveText(max(max_action_chars, 64) * 16, self.move_names) for a in self.possible_agents
         }
         self._state_space = Box(-1.0, 1.0, shape=(self.state_size,), dtype=np.float32)
+        # Masks handed out in infos are read-only and shared: nobody can alter another step's mask.
         self._zero_mask = np.zeros(n_moves, dtype=np.int8)
+        self._zero_mask.flags.writeable = False
         self._canonical_index = {name: i for i, name in enumerate(self.move_names)}
         self._retry_budget = self.invalid_move.retry_budget
         self._np_random: np.random.Generator | None = None
@@ -463,7 +465,7 @@ class TurnBasedTextEnv(AECEnv):
                 "turn": self._turn,
                 "phase": "play",
                 "legal_actions": list(names),
-                "action_mask": mask.copy(),
+                "action_mask": mask,
                 "parse": self._last_parse[agent],
                 "invalid_action": self._last_invalid[agent],
                 "reward_components": components.copy() if components else {},
@@ -474,7 +476,7 @@ class TurnBasedTextEnv(AECEnv):
             "turn": self._turn,
             "phase": "play" if self._live else "over",
             "legal_actions": [],
-            "action_mask": self._zero_mask.copy(),
+            "action_mask": self._zero_mask,
             "parse": self._last_parse[agent],
             "invalid_action": self._last_invalid[agent],
             "reward_components": components.copy() if components else {},
