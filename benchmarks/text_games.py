@@ -28,6 +28,7 @@ Usage::
     python benchmarks/text_games.py --quick         # ~15 s
     python benchmarks/text_games.py --json results.json
     python benchmarks/text_games.py --profile TicTacToe   # cProfile of our text-mode loop
+    python benchmarks/text_games.py --profile TicTacToe --profile-mode numeric
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ TA_NOTES = {
     "SimpleNegotiation-v0": "5 resources, random values; closest equivalent of our 2-resource game",
 }
 TARGET_TEXT_OVER_TA = 3.0
+NOTES = """\
+Notes:
+* ours = one env reused, reset(seed=i) per episode. Text mode builds the full prompt every step
+  (env.last()) and picks from info["legal_actions"] (SimpleNegotiation: uniformly among ~800
+  canonical moves, so nearly always an offer). Numeric mode reads state_tensor(agent) and picks
+  from info["action_mask"] (np.flatnonzero + random.choice, as for PettingZoo).
+* TextArena = fresh ta.make + reset(num_players=2) per game; the agent parses the move list out of
+  the observation text. Its SimpleNegotiation-v0 (5 resources, random values; agent 30 % [Accept],
+  20 % [Deny], 50 % offer) is the closest equivalent of ours, not the same game; its games last 11
+  steps. KuhnPoker-v0-short has 5 rounds as ours; KuhnPoker-v0 (TextArena's default) has 3.
+  "invalid games" = games TextArena ended on an invalid move (rare offers/accepts the agent could
+  not pay for)."""
 
 # ---------------------------------------------------------------------------------------------
 # Policies and game loops. Each `play(rng)` plays one whole game and returns the acting steps.
@@ -129,12 +142,14 @@ _TA_NEGOTIATION_RESOURCES = ("Wheat", "Wood", "Sheep", "Brick", "Ore")
 
 
 def ta_list_agent(marker: str) -> Callable[[str, random.Random], str]:
-    """A random agent that reads the last legal-move list after ``marker`` in the observation text."""
+    """A random agent picking from the last legal-move list after ``marker`` in the text."""
 
     def act(obs: str, rng: random.Random) -> str:
         start = obs.rfind(marker)
         if start < 0:
-            raise RuntimeError(f"expected {marker!r} in the TextArena observation, got ...{obs[-300:]!r}")
+            raise RuntimeError(
+                f"expected {marker!r} in the TextArena observation, got ...{obs[-300:]!r}"
+            )
         start += len(marker)
         end = obs.find("\n", start)
         moves = _BRACKETED.findall(obs[start:] if end < 0 else obs[start:end])
@@ -153,11 +168,18 @@ def ta_negotiation_agent(obs: str, rng: random.Random) -> str:
     if r < 0.5:
         return "[Deny]"
     give, get = rng.sample(_TA_NEGOTIATION_RESOURCES, 2)
-    return f"I propose a fair deal. [Offer: {rng.randint(1, 3)} {give} -> {rng.randint(1, 3)} {get}]"
+    return (
+        f"I propose a fair deal. [Offer: {rng.randint(1, 3)} {give} -> {rng.randint(1, 3)} {get}]"
+    )
 
 
-def play_textarena(ta: Any, env_id: str, agent: Callable[[str, random.Random], str], rng: random.Random,
-                   counters: dict[str, int]) -> int:
+def play_textarena(
+    ta: Any,
+    env_id: str,
+    agent: Callable[[str, random.Random], str],
+    rng: random.Random,
+    counters: dict[str, int],
+) -> int:
     """One TextArena game with a fresh ``ta.make``; returns the steps (``env.step`` calls)."""
     env = ta.make(env_id)
     env.reset(num_players=2)
@@ -275,12 +297,16 @@ def build_workloads(master: random.Random, skip: set[str]) -> tuple[list[Workloa
         for mode, loop in (("text", play_ours_text), ("numeric", play_ours_numeric)):
             env = selfplay_gym.make(env_id)
             next_seed = _episode_counter()
-            workloads.append(Workload(
-                key=f"ours-{mode}:{game}",
-                label=f"ours {env_id} ({mode})",
-                play=lambda rng, env=env, loop=loop, next_seed=next_seed: loop(env, rng, next_seed()),
-                rng=_seeded(master),
-            ))
+            workloads.append(
+                Workload(
+                    key=f"ours-{mode}:{game}",
+                    label=f"ours {env_id} ({mode})",
+                    play=lambda rng, env=env, loop=loop, next_seed=next_seed: loop(
+                        env, rng, next_seed()
+                    ),
+                    rng=_seeded(master),
+                )
+            )
     if "textarena" not in skip:
         try:
             import textarena as ta
@@ -288,12 +314,21 @@ def build_workloads(master: random.Random, skip: set[str]) -> tuple[list[Workloa
             notes.append(f"TextArena skipped: {exc} (pip install 'selfplay-gym[bench]')")
         else:
             for game, ids in TA_IDS.items():
-                agent = ta_negotiation_agent if game == "SimpleNegotiation" else ta_list_agent(_TA_MOVE_MARKERS[game])
+                agent = (
+                    ta_negotiation_agent
+                    if game == "SimpleNegotiation"
+                    else ta_list_agent(_TA_MOVE_MARKERS[game])
+                )
                 for ta_id in ids:
-                    w = Workload(key=f"textarena:{ta_id}", label=f"TextArena {ta_id} (fresh ta.make per game)",
-                                 play=lambda rng: 0, rng=_seeded(master))
-                    w.play = (lambda rng, ta_id=ta_id, agent=agent, counters=w.counters:
-                              play_textarena(ta, ta_id, agent, rng, counters))
+                    w = Workload(
+                        key=f"textarena:{ta_id}",
+                        label=f"TextArena {ta_id} (fresh ta.make per game)",
+                        play=lambda rng: 0,
+                        rng=_seeded(master),
+                    )
+                    w.play = lambda rng, ta_id=ta_id, agent=agent, counters=w.counters: (
+                        play_textarena(ta, ta_id, agent, rng, counters)
+                    )
                     workloads.append(w)
     if "pettingzoo" not in skip:
         try:
@@ -303,12 +338,14 @@ def build_workloads(master: random.Random, skip: set[str]) -> tuple[list[Workloa
         else:
             for ctor in ("env", "raw_env"):
                 env = getattr(tictactoe_v3, ctor)()
-                workloads.append(Workload(
-                    key=f"pettingzoo:tictactoe_v3.{ctor}()",
-                    label=f"PettingZoo tictactoe_v3.{ctor}() (mask -> flatnonzero -> choice)",
-                    play=lambda rng, env=env: play_pettingzoo(env, rng),
-                    rng=_seeded(master),
-                ))
+                workloads.append(
+                    Workload(
+                        key=f"pettingzoo:tictactoe_v3.{ctor}()",
+                        label=f"PettingZoo tictactoe_v3.{ctor}() (mask -> flatnonzero -> choice)",
+                        play=lambda rng, env=env: play_pettingzoo(env, rng),
+                        rng=_seeded(master),
+                    )
+                )
     return workloads, notes
 
 
@@ -318,7 +355,7 @@ def run_interleaved(workloads: list[Workload], repeats: int, seconds: float, war
         w.run(warmup, record=False)
     n = len(workloads)
     for r in range(repeats):
-        order = workloads[r % n:] + workloads[: r % n]
+        order = workloads[r % n :] + workloads[: r % n]
         for w in order:
             w.run(seconds)
         print(f"  repeat {r + 1}/{repeats} done ({time.strftime('%H:%M:%S')})", flush=True)
@@ -330,40 +367,67 @@ def run_interleaved(workloads: list[Workload], repeats: int, seconds: float, war
 
 
 def _windows(n: int) -> list[tuple[int, int]]:
-    """First, middle and last 10 % of ``n`` episodes, 1-based inclusive (1-100, 451-550, 901-1000)."""
+    """First, middle and last 10 % of ``n`` episodes, 1-based (1-100, 451-550, 901-1000)."""
     w = max(1, n // 10)
     mid = (n - w) // 2
     return [(1, w), (mid + 1, mid + w), (n - w + 1, n)]
 
 
-def _window_rates(per_episode: list[tuple[float, int, int]], n: int) -> list[dict[str, Any]]:
+def _window_rates(per_episode: list[tuple[float, float, int, int]], n: int) -> list[dict[str, Any]]:
+    """Per window: wall steps/s, steps per CPU-s and mean observation length per acting step."""
     rows = []
     for lo, hi in _windows(n):
-        chunk = per_episode[lo - 1: hi]
-        seconds = sum(c[0] for c in chunk)
-        steps = sum(c[1] for c in chunk)
-        chars = sum(c[2] for c in chunk)
-        rows.append({
-            "episodes": f"{lo}-{hi}",
-            "steps_per_s": steps / seconds if seconds else float("nan"),
-            "mean_obs_chars": chars / steps if steps else float("nan"),
-        })
+        chunk = per_episode[lo - 1 : hi]
+        wall = sum(c[0] for c in chunk)
+        cpu = sum(c[1] for c in chunk)
+        steps = sum(c[2] for c in chunk)
+        chars = sum(c[3] for c in chunk)
+        rows.append(
+            {
+                "episodes": f"{lo}-{hi}",
+                "steps_per_s": steps / wall if wall else float("nan"),
+                "steps_per_cpu_s": steps / cpu if cpu else float("nan"),
+                "mean_obs_chars": chars / steps if steps else float("nan"),
+            }
+        )
     return rows
 
 
-def flat_cost_ours(game: str, episodes: int, rng: random.Random) -> list[dict[str, Any]]:
-    """``episodes`` episodes on one text env; per-window steps/s and mean observation length."""
-    env = selfplay_gym.make(f"selfplay/{game}-v0")
-    perf = time.perf_counter
-    per_episode = []
-    for i in range(episodes):
-        t0 = perf()
-        steps, chars = play_ours_text_traced(env, rng, i)
-        per_episode.append((perf() - t0, steps, chars))
-    return _window_rates(per_episode, episodes)
+def flat_cost_ours(
+    game: str, episodes: int, passes: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    """``episodes`` episodes on ONE text env, ``passes`` times (a fresh env each pass).
+
+    Returns per window (first, middle, last 10 % of the episodes) the median over passes of the
+    wall and CPU step rates, and the mean observation length. A throwaway env plays a few
+    episodes first so that class-level caches and the interpreter are warm for window 1.
+    """
+    warm = selfplay_gym.make(f"selfplay/{game}-v0")
+    for i in range(20):
+        play_ours_text_traced(warm, rng, i)
+    perf, cpu_clock = time.perf_counter, time.process_time
+    runs = []
+    for _ in range(passes):
+        env = selfplay_gym.make(f"selfplay/{game}-v0")
+        per_episode = []
+        for i in range(episodes):
+            t0, c0 = perf(), cpu_clock()
+            steps, chars = play_ours_text_traced(env, rng, i)
+            per_episode.append((perf() - t0, cpu_clock() - c0, steps, chars))
+        runs.append(_window_rates(per_episode, episodes))
+    merged = []
+    for k, window in enumerate(runs[0]):
+        row = dict(window)
+        for key in ("steps_per_s", "steps_per_cpu_s", "mean_obs_chars"):
+            row[key] = statistics.median(run[k][key] for run in runs)
+        row["passes"] = passes
+        merged.append(row)
+    return merged
 
 
-def flat_cost_textarena(env_id: str, resets: int, budget: float, rng: random.Random) -> dict[str, Any] | None:
+def flat_cost_textarena(
+    env_id: str, resets: int, budget: float, rng: random.Random
+) -> dict[str, Any] | None:
     """One TextArena env reset ``resets`` times (stops early past ``budget`` seconds)."""
     try:
         import textarena as ta
@@ -372,11 +436,11 @@ def flat_cost_textarena(env_id: str, resets: int, budget: float, rng: random.Ran
     game = "KuhnPoker" if env_id.startswith("KuhnPoker") else "TicTacToe"
     agent = ta_list_agent(_TA_MOVE_MARKERS[game])
     env = ta.make(env_id)
-    perf = time.perf_counter
+    perf, cpu_clock = time.perf_counter, time.process_time
     per_episode = []
     start = perf()
     for _ in range(resets):
-        t0 = perf()
+        t0, c0 = perf(), cpu_clock()
         env.reset(num_players=2)
         done, steps, chars = False, 0, 0
         while not done:
@@ -385,12 +449,16 @@ def flat_cost_textarena(env_id: str, resets: int, budget: float, rng: random.Ran
             done, _info = env.step(agent(obs, rng))
             steps += 1
         env.close()
-        per_episode.append((perf() - t0, steps, chars))
+        per_episode.append((perf() - t0, cpu_clock() - c0, steps, chars))
         if perf() - start > budget:
             break
     played = len(per_episode)
-    return {"env_id": env_id, "resets_requested": resets, "games_played": played,
-            "windows": _window_rates(per_episode, played)}
+    return {
+        "env_id": env_id,
+        "resets_requested": resets,
+        "games_played": played,
+        "windows": _window_rates(per_episode, played),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,17 +479,21 @@ def _k(x: float | None) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |"
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    body = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
     return "\n".join([line, sep, *body])
 
 
 def _paired(a: Workload, b: Workload, attr: str) -> tuple[float, float, float]:
     """Ratio of medians, and the min-max of the per-repeat ratios (same round-robin pass)."""
     va, vb = getattr(a, attr), getattr(b, attr)
-    per_repeat = [x / y for x, y in zip(va, vb) if y]
+    per_repeat = [x / y for x, y in zip(va, vb, strict=True) if y]
     return statistics.median(va) / statistics.median(vb), min(per_repeat), max(per_repeat)
 
 
@@ -431,16 +503,29 @@ def report(workloads: list[Workload]) -> tuple[str, list[dict[str, Any]]]:
     for w in workloads:
         s = w.summary()
         wall, cpu = s["wall_steps_per_s"], s["steps_per_cpu_s"]
-        rows.append([
-            w.key,
-            f"{_k(wall['median'])} ({_k(wall['min'])}-{_k(wall['max'])})",
-            f"{_k(cpu['median'])} ({_k(cpu['min'])}-{_k(cpu['max'])})",
-            f"{1e6 / cpu['median']:.1f}",
-            f"{s['steps_per_game']:.1f}",
-            str(s["invalid_games"]) if w.key.startswith("textarena") else "-",
-        ])
-    out = [_table(["workload", "wall steps/s, median (min-max)", "steps per CPU-s, median (min-max)",
-                   "CPU us/step", "steps/game", "invalid games"], rows)]
+        rows.append(
+            [
+                w.key,
+                f"{_k(wall['median'])} ({_k(wall['min'])}-{_k(wall['max'])})",
+                f"{_k(cpu['median'])} ({_k(cpu['min'])}-{_k(cpu['max'])})",
+                f"{1e6 / cpu['median']:.1f}",
+                f"{s['steps_per_game']:.1f}",
+                str(s["invalid_games"]) if w.key.startswith("textarena") else "-",
+            ]
+        )
+    out = [
+        _table(
+            [
+                "workload",
+                "wall steps/s, median (min-max)",
+                "steps per CPU-s, median (min-max)",
+                "CPU us/step",
+                "steps/game",
+                "invalid games",
+            ],
+            rows,
+        )
+    ]
 
     ratio_rows: list[list[str]] = []
     ratios: list[dict[str, Any]] = []
@@ -451,10 +536,25 @@ def report(workloads: list[Workload]) -> tuple[str, list[dict[str, Any]]]:
             return
         rw, rw_lo, rw_hi = _paired(a, b, "wall")
         rc, rc_lo, rc_hi = _paired(a, b, "cpu")
-        ratio_rows.append([f"{num_key} / {den_key}", f"{rw:.2f} ({rw_lo:.2f}-{rw_hi:.2f})",
-                           f"{rc:.2f} ({rc_lo:.2f}-{rc_hi:.2f})", note])
-        ratios.append({"numerator": num_key, "denominator": den_key, "wall": rw, "wall_range": [rw_lo, rw_hi],
-                       "cpu": rc, "cpu_range": [rc_lo, rc_hi], "note": note})
+        ratio_rows.append(
+            [
+                f"{num_key} / {den_key}",
+                f"{rw:.2f} ({rw_lo:.2f}-{rw_hi:.2f})",
+                f"{rc:.2f} ({rc_lo:.2f}-{rc_hi:.2f})",
+                note,
+            ]
+        )
+        ratios.append(
+            {
+                "numerator": num_key,
+                "denominator": den_key,
+                "wall": rw,
+                "wall_range": [rw_lo, rw_hi],
+                "cpu": rc,
+                "cpu_range": [rc_lo, rc_hi],
+                "note": note,
+            }
+        )
 
     for game, ids in TA_IDS.items():
         for ta_id in ids:
@@ -464,7 +564,9 @@ def report(workloads: list[Workload]) -> tuple[str, list[dict[str, Any]]]:
             if ta_id == ids[0] and a and b and a.wall and b.wall:
                 ok = statistics.median(a.wall) / statistics.median(b.wall) >= TARGET_TEXT_OVER_TA
                 target = f"target >= {TARGET_TEXT_OVER_TA:g}x: {'MET' if ok else 'NOT MET'}"
-            add(f"ours-text:{game}", f"textarena:{ta_id}", "; ".join(x for x in (note, target) if x))
+            add(
+                f"ours-text:{game}", f"textarena:{ta_id}", "; ".join(x for x in (note, target) if x)
+            )
             add(f"ours-numeric:{game}", f"textarena:{ta_id}", note)
     for ctor in ("env", "raw_env"):
         for mode in ("text", "numeric"):
@@ -473,10 +575,39 @@ def report(workloads: list[Workload]) -> tuple[str, list[dict[str, Any]]]:
         add(f"ours-numeric:{game}", f"ours-text:{game}", "numeric speed-up over text")
     if ratio_rows:
         out.append("")
-        out.append("Ratios (ratio of the medians; in brackets the min-max of the per-repeat ratios, "
-                   "each repeat being one round-robin pass):")
+        out.append(
+            "Ratios (ratio of the medians; in brackets the min-max of the per-repeat ratios, "
+            "each repeat being one round-robin pass):"
+        )
         out.append(_table(["ratio", "wall steps/s", "steps per CPU-s", "note"], ratio_rows))
     return "\n".join(out), ratios
+
+
+def _git_state() -> str | None:
+    """Commit of the checkout, with ``+dirty`` when the package's sources have local changes."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src", "envs", "wrappers"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 def machine_info() -> dict[str, Any]:
@@ -489,10 +620,12 @@ def machine_info() -> dict[str, Any]:
             versions[name] = None
     try:
         from importlib.metadata import version
+
         versions["textarena"] = version("textarena") if versions["textarena"] is not None else None
     except Exception:  # noqa: BLE001 - metadata is best effort
         pass
     return {
+        "git": _git_state(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -507,23 +640,26 @@ def machine_info() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def profile_text_loop(game: str, episodes: int, top: int) -> None:
-    """cProfile of our text-mode loop on ``game``: the ``top`` functions by self time."""
+def profile_loop(game: str, mode: str, episodes: int, top: int) -> None:
+    """cProfile of our ``mode`` loop (text or numeric) on ``game``; top functions by self time."""
     import cProfile
     import pstats
 
+    loop = play_ours_text if mode == "text" else play_ours_numeric
     env = selfplay_gym.make(f"selfplay/{game}-v0")
     rng = random.Random(0)
     for i in range(50):
-        play_ours_text(env, rng, i)
+        loop(env, rng, i)
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
-    steps = sum(play_ours_text(env, rng, i) for i in range(episodes))
+    steps = sum(loop(env, rng, i) for i in range(episodes))
     profiler.disable()
     elapsed = time.perf_counter() - t0
-    print(f"cProfile: ours-text:{game}, {episodes} episodes, {steps} acting steps, "
-          f"{elapsed:.2f} s under the profiler ({1e6 * elapsed / steps:.1f} us/step profiled)")
+    print(
+        f"cProfile: ours-{mode}:{game}, {episodes} episodes, {steps} acting steps, "
+        f"{elapsed:.2f} s under the profiler ({1e6 * elapsed / steps:.1f} us/step profiled)"
+    )
     pstats.Stats(profiler).strip_dirs().sort_stats("tottime").print_stats(top)
 
 
@@ -531,33 +667,67 @@ def profile_text_loop(game: str, episodes: int, top: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=None, help="timed round-robin passes (default 5; quick 3)")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="seconds per workload per repeat (default 1.2; quick 0.3)")
-    parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes of the flat per-step cost run (default 1000; quick 300)")
-    parser.add_argument("--ta-resets", type=int, default=None,
-                        help="resets of one TextArena env in the flat-cost contrast (default 300; quick 100; 0 = skip)")
-    parser.add_argument("--quick", action="store_true", help="a ~15 s run with fewer, shorter repeats")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed round-robin passes (default 5; quick 3)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="seconds per workload per repeat (default 1.2; quick 0.3)",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="episodes of the flat per-step cost run (default 1000; quick 300)",
+    )
+    parser.add_argument(
+        "--flat-passes",
+        type=int,
+        default=3,
+        help="passes of the flat per-step cost run, each on a fresh env (median reported)",
+    )
+    parser.add_argument(
+        "--ta-resets",
+        type=int,
+        default=None,
+        help="resets of one TextArena env in the (c) contrast (default 300; quick 100; 0 skips)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a ~15 s run with fewer, shorter repeats"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the script's random.Random")
-    parser.add_argument("--skip", action="append", default=[], choices=["textarena", "pettingzoo", "flat"],
-                        help="leave out a group of workloads (repeatable)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["textarena", "pettingzoo", "flat"],
+        help="leave out a group of workloads (repeatable)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write every number to PATH as JSON")
-    parser.add_argument("--profile", metavar="GAME", choices=OUR_GAMES,
-                        help="only profile our text-mode loop on GAME (cProfile, top functions by self time)")
+    parser.add_argument(
+        "--profile",
+        metavar="GAME",
+        choices=OUR_GAMES,
+        help="only profile our loop on GAME (cProfile, top functions by self time)",
+    )
+    parser.add_argument("--profile-mode", choices=["text", "numeric"], default="text")
     parser.add_argument("--profile-episodes", type=int, default=3000)
     parser.add_argument("--profile-top", type=int, default=15)
     args = parser.parse_args(argv)
 
     if args.profile:
-        profile_text_loop(args.profile, args.profile_episodes, args.profile_top)
+        profile_loop(args.profile, args.profile_mode, args.profile_episodes, args.profile_top)
         return 0
 
     repeats = args.repeats or (3 if args.quick else 5)
     seconds = args.seconds or (0.3 if args.quick else 1.2)
     episodes = args.episodes or (300 if args.quick else 1000)
+    flat_passes = max(1, args.flat_passes)
     ta_resets = args.ta_resets if args.ta_resets is not None else (100 if args.quick else 300)
     warmup = min(0.3, seconds / 3)
     skip = set(args.skip)
@@ -568,11 +738,15 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine_info()
     t_start = time.perf_counter()
-    print(f"selfplay-gym text-game benchmark: python {info['python']}, {info['platform']}, "
-          f"{info['cpu_count']} CPU(s), load average {info['loadavg']}")
-    print(f"versions: {info['versions']}")
-    print(f"repeats={repeats}, seconds per workload per repeat={seconds}, warm-up={warmup:.2f} s, "
-          f"seed={args.seed}; one thread; rates are acting-player steps")
+    print(
+        f"selfplay-gym text-game benchmark: python {info['python']}, {info['platform']}, "
+        f"{info['cpu_count']} CPU(s), load average {info['loadavg']}"
+    )
+    print(f"versions: {info['versions']}; checkout {info['git']}")
+    print(
+        f"repeats={repeats}, seconds per workload per repeat={seconds}, warm-up={warmup:.2f} s, "
+        f"seed={args.seed}; one thread; rates are acting-player steps"
+    )
 
     workloads, notes = build_workloads(master, skip)
     for note in notes:
@@ -583,47 +757,84 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table)
     print()
-    print("Notes: ours = one env reused, reset(seed=i) per episode; text mode builds the full prompt every step "
-          "(env.last()) and picks from info['legal_actions'] (for SimpleNegotiation: uniformly among ~800 "
-          "canonical moves, nearly always an offer); numeric mode reads state_tensor(agent) and picks from "
-          "info['action_mask']. TextArena = fresh ta.make + reset(num_players=2) per game, agent parses the move "
-          "list from the observation text; its SimpleNegotiation-v0 (5 resources, 30 % [Accept] / 20 % [Deny] / "
-          "50 % offer) is the closest equivalent of ours, not the same game. KuhnPoker-v0-short has 5 rounds as "
-          "ours; KuhnPoker-v0 (TextArena's default) has 3.")
+    print(NOTES)
 
     flat: dict[str, Any] = {}
     if "flat" not in skip:
-        print(f"\n(c) flat per-step cost: {episodes} episodes on ONE text env per game (reset(seed=i) each)")
+        print(
+            f"\n(c) flat per-step cost: {episodes} episodes on ONE text env per game "
+            f"(median of {flat_passes} passes, each on a fresh env)"
+        )
         rows = []
         for game in OUR_GAMES:
-            windows = flat_cost_ours(game, episodes, _seeded(master))
+            windows = flat_cost_ours(game, episodes, flat_passes, _seeded(master))
             flat[f"ours-text:{game}"] = windows
-            first, last = windows[0]["steps_per_s"], windows[-1]["steps_per_s"]
-            rows.append([game] + [f"{_k(w['steps_per_s'])} / {w['mean_obs_chars']:.0f}" for w in windows]
-                        + [f"{last / first:.2f}"])
-        header = ["game"] + [f"ep {lo}-{hi}: steps/s / obs chars" for lo, hi in _windows(episodes)] + ["last/first"]
+            first, last = windows[0]["steps_per_cpu_s"], windows[-1]["steps_per_cpu_s"]
+            rows.append(
+                [game]
+                + [
+                    f"{_k(w['steps_per_s'])} / {_k(w['steps_per_cpu_s'])} / "
+                    f"{w['mean_obs_chars']:.0f}"
+                    for w in windows
+                ]
+                + [f"{last / first:.2f}"]
+            )
+        header = (
+            ["game"]
+            + [
+                f"ep {lo}-{hi}: wall steps/s / per CPU-s / obs chars"
+                for lo, hi in _windows(episodes)
+            ]
+            + ["last/first (CPU)"]
+        )
         print(_table(header, rows))
         if ta_resets > 0 and "textarena" not in skip:
             contrast = flat_cost_textarena("TicTacToe-v0", ta_resets, 5.0, _seeded(master))
             if contrast is not None:
                 flat["textarena:TicTacToe-v0:one-env-reused"] = contrast
-                print(f"\nContrast: TextArena's observation wrappers keep the history across reset() "
-                      f"(performance-anchors.md section 2), so one reused env slows down and its prompts grow. "
-                      f"One TextArena TicTacToe-v0 env, reset {contrast['games_played']} times:")
-                print(_table(["games", "steps/s", "mean obs chars"],
-                             [[w["episodes"], _k(w["steps_per_s"]), f"{w['mean_obs_chars']:.0f}"]
-                              for w in contrast["windows"]]))
+                print(
+                    "\nContrast: TextArena's observation wrappers keep the history across "
+                    "reset() (performance-anchors.md section 2), so one reused env slows down "
+                    "and its prompts grow. One TextArena TicTacToe-v0 env, reset "
+                    f"{contrast['games_played']} times:"
+                )
+                print(
+                    _table(
+                        ["games", "wall steps/s", "steps per CPU-s", "mean obs chars"],
+                        [
+                            [
+                                w["episodes"],
+                                _k(w["steps_per_s"]),
+                                _k(w["steps_per_cpu_s"]),
+                                f"{w['mean_obs_chars']:.0f}",
+                            ]
+                            for w in contrast["windows"]
+                        ],
+                    )
+                )
         else:
-            print("\n(TextArena's observation wrappers keep history across reset(); see performance-anchors.md "
-                  "section 2. Contrast run skipped.)")
+            print(
+                "\n(TextArena's observation wrappers keep history across reset(); see "
+                "performance-anchors.md section 2. Contrast run skipped.)"
+            )
 
     total = time.perf_counter() - t_start
-    print(f"\ntotal time {total:.1f} s; load average at the end {os.getloadavg() if hasattr(os, 'getloadavg') else '-'}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else "-"
+    print(f"\ntotal time {total:.1f} s; load average at the end {load}")
 
     if args.json:
         result = {
-            "config": {"repeats": repeats, "seconds": seconds, "warmup": warmup, "episodes": episodes,
-                       "ta_resets": ta_resets, "seed": args.seed, "quick": args.quick, "skip": sorted(skip)},
+            "config": {
+                "repeats": repeats,
+                "seconds": seconds,
+                "warmup": warmup,
+                "episodes": episodes,
+                "ta_resets": ta_resets,
+                "flat_passes": flat_passes,
+                "seed": args.seed,
+                "quick": args.quick,
+                "skip": sorted(skip),
+            },
             "machine": info,
             "workloads": {w.key: w.summary() for w in workloads},
             "ratios": ratios,

@@ -83,6 +83,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "kuhn_poker_v0"}
     move_names: ClassVar[tuple[str, ...]] = MOVES
     state_size: ClassVar[int] = 19
+    has_chance: ClassVar[bool] = True
 
     def __init__(self, *, num_hands: int = 5, ante: int = 1, first_opener: int = 0, **kwargs: Any):
         if not isinstance(num_hands, int) or num_hands < 1:
@@ -211,8 +212,10 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         for slot, move in enumerate(self._bets[:3]):
             x[3 + 4 * slot + move] = 1.0
         x[15] = self._hand / self.num_hands
-        x[16] = (self._chips[agent] - self._chips[self._other(agent)]) / (4.0 * self.num_hands)
-        x[17] = self._pot / 4.0
+        # A hand moves at most ante + 1 chips each way, so these stay within [-1, 1].
+        swing = 2.0 * (self.ante + 1)
+        x[16] = (self._chips[agent] - self._chips[self._other(agent)]) / (swing * self.num_hands)
+        x[17] = self._pot / swing
         x[18] = float(self._opener == agent)
         return x
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,6 +46,7 @@ class _Move:
     message: str = ""
 
 
+@lru_cache(maxsize=8)
 def _canonical_moves(max_quantity: int) -> tuple[tuple[str, ...], tuple[_Move, ...]]:
     names, moves = [NO_OFFER_TEXT, "[Accept]", "[Deny]"], [_Move(), _Move(accept=True), _Move(deny=True)]
     for give_r, get_r in ((0, 1), (1, 0)):
@@ -126,8 +128,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
 
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "simple_negotiation_v0"}
     state_size: ClassVar[int] = 15
-    _MAX_QUANTITY: ClassVar[int] = 20
-    move_names, _moves = _canonical_moves(_MAX_QUANTITY)
+    move_names, _moves = _canonical_moves(20)  # replaced per instance when max_quantity differs
     _legal_cache: ClassVar[dict[tuple, tuple[int, ...]]] = {}
     _tables_by_id: ClassVar[dict[int, tuple]] = {}
 
@@ -137,19 +138,25 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         max_rounds: int = 10,
         start: tuple[int, int] = (10, 10),
         values: tuple[tuple[int, int], tuple[int, int]] = ((5, 15), (15, 5)),
+        max_quantity: int = 20,
         max_message_chars: int = 300,
         **kwargs: Any,
     ):
         if not isinstance(max_rounds, int) or max_rounds < 1:
             raise ValueError(f"expected max_rounds to be a positive int, got {max_rounds!r}")
-        if len(start) != 2 or any(not isinstance(q, int) or not 0 <= q <= self._MAX_QUANTITY for q in start):
-            raise ValueError(f"expected start to be two ints in 0..{self._MAX_QUANTITY}, got {start!r}")
+        if not isinstance(max_quantity, int) or not 1 <= max_quantity <= 100:
+            raise ValueError(f"expected max_quantity to be an int in 1..100, got {max_quantity!r}")
+        if len(start) != 2 or any(not isinstance(q, int) or not 0 <= q <= 1000 for q in start):
+            raise ValueError(f"expected start to be two ints in 0..1000, got {start!r}")
         if len(values) != 2 or any(len(v) != 2 for v in values):
             raise ValueError(f"expected values as ((wood, gold), (wood, gold)), got {values!r}")
         self.max_rounds = max_rounds
         self.start = tuple(start)
         self.values = tuple(tuple(v) for v in values)
         self.max_message_chars = max_message_chars
+        self.max_quantity = max_quantity
+        self.move_names, self._moves = _canonical_moves(max_quantity)
+        self.state_scale = float(max(max_quantity, sum(start)))
         kwargs.setdefault("max_turns", max(50, 2 * max_rounds))
         super().__init__(**kwargs)
 
@@ -213,7 +220,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         if self._pending is not None and self._pending[0] != agent:
             get = self._pending[1].get  # what the proposer asks of this agent
             pending = inv[0] >= get[0] and inv[1] >= get[1]
-        key = (inv[0], inv[1], pending)
+        key = (self.max_quantity, inv[0], inv[1], pending)
         cached = self._legal_cache.get(key)
         if cached is None:
             cached = self._legal_cache[key] = tuple(
@@ -344,7 +351,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
 
     def state_tensor(self, agent: str) -> np.ndarray:
         """Inventories (4), own values (2), pending offer to me (5), own offer pending, turns left, gain, seat."""
-        q = float(self._MAX_QUANTITY)
+        q = self.state_scale
         other = self._other(agent)
         inv, oinv = self._inventory[agent], self._inventory[other]
         values = self.values[self._agent_index[agent]]

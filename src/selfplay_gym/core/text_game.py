@@ -21,6 +21,7 @@ complete examples.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -65,6 +66,8 @@ class TurnBasedTextEnv(AECEnv):
     """Canonical moves, in numeric-action order; ``info["action_mask"]`` indexes this tuple."""
     state_size: ClassVar[int] = 0
     """Length of :meth:`state_tensor`."""
+    has_chance: ClassVar[bool] = False
+    """Whether the game draws random events (deals); declared so generic tests can check seeding."""
     default_invalid_move: ClassVar[InvalidMovePolicy] = InvalidMovePolicy()
 
     def __init__(
@@ -99,7 +102,8 @@ class TurnBasedTextEnv(AECEnv):
             a: UnicodeText(max_observation_chars) for a in self.possible_agents
         }
         self._action_spaces = {
-            a: MoveText(max(max_action_chars, 64) * 16, self.move_names) for a in self.possible_agents
+            # Any string is a valid action (only its tail is read), whatever its length.
+            a: MoveText(sys.maxsize, self.move_names) for a in self.possible_agents
         }
         self._state_space = Box(-1.0, 1.0, shape=(self.state_size,), dtype=np.float32)
         # Masks handed out in infos are read-only and shared: nobody can alter another step's mask.
@@ -142,15 +146,19 @@ class TurnBasedTextEnv(AECEnv):
         raise NotImplementedError
 
     def _rules(self, agent: str) -> str:
-        """The fixed part of ``agent``'s prompt for this game: rules and answer format."""
+        """The fixed part of ``agent``'s prompt: rules and answer format.
+
+        Computed once per env, at the first reset, so it may depend on constructor arguments
+        but not on one game's random draws (tell those with :meth:`_tell`).
+        """
         raise NotImplementedError
 
     def _state_text(self, agent: str) -> str:
         """The current position as ``agent`` sees it, ending with its legal moves when it acts."""
         raise NotImplementedError
 
-    def _legal_indices(self, agent: str) -> Sequence[int]:
-        """Indices into :attr:`move_names` of the canonical moves legal for ``agent`` now."""
+    def _legal_indices(self, agent: str) -> tuple[int, ...]:
+        """Indices into :attr:`move_names` of the moves legal for ``agent`` now, as a (hashable) tuple."""
         raise NotImplementedError
 
     def _parse_move(self, agent: str, span: str) -> ParseResult:
@@ -401,15 +409,29 @@ class TurnBasedTextEnv(AECEnv):
         state = self._state_text(agent)
         feedback = self._feedback.get(agent, "")
         text = f"{body}\n\n{state}\n{feedback}" if feedback else f"{body}\n\n{state}"
+        if len(text) + len(self._system_prompts[agent]) + 2 > self.max_observation_chars:
+            text = self._fit_user_text(agent, parts, state, feedback)
         return text
+
+    def _fit_user_text(self, agent: str, parts: list[str], state: str, feedback: str) -> str:
+        """Drop the oldest whole history lines until the prompt fits its space."""
+        tail = f"{state}\n{feedback}" if feedback else state
+        budget = self.max_observation_chars - len(self._system_prompts[agent]) - len(tail) - 40
+        kept: list[str] = []
+        for line in reversed(parts):
+            budget -= len(line) + 1
+            if budget < 0:
+                break
+            kept.append(line)
+        dropped = len(parts) - len(kept)
+        text = "\n".join([f"({dropped} earlier lines omitted)", *reversed(kept)]) + f"\n\n{tail}"
+        # The rules and the current position alone may still be too long: cut from the front.
+        room = self.max_observation_chars - len(self._system_prompts[agent]) - 2
+        return text if len(text) <= room else text[len(text) - max(room, 0) :]
 
     def _render_prompt(self, agent: str, user: str) -> str:
         text = f"{self._system_prompts[agent]}\n\n{user}"
-        if len(text) > self.max_observation_chars:
-            # Keep the rules and the latest position; drop the oldest history.
-            text = text[: len(self._system_prompts[agent]) + 2] + "...\n" + user[-(self.max_observation_chars // 2):]
-            text = text[: self.max_observation_chars]
-        return text
+        return text if len(text) <= self.max_observation_chars else text[: self.max_observation_chars]
 
     def _refresh_infos(self) -> None:
         # Infos are built lazily, one agent at a time: last() needs only the acting agent's, and
