@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import permutations
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,8 @@ _MOVE_RE = re.compile(r"\[\s*(check|bet|call|fold)\s*\]", re.IGNORECASE)
 # Legal moves after a betting sequence within one hand (sequences are tuples of move indices).
 _LEGAL = {(): (CHECK, BET), (CHECK,): (CHECK, BET), (BET,): (CALL, FOLD), (CHECK, BET): (CALL, FOLD)}
 _LEGAL_TEXT = {seq: "Legal moves: " + ", ".join(MOVES[m] for m in moves) for seq, moves in _LEGAL.items()}
+_SHOWDOWN = frozenset({(CHECK, CHECK), (BET, CALL), (CHECK, BET, CALL)})
+_DEALS = tuple(permutations(range(3), 2))  # (card of player_0, card of player_1), equally likely
 
 
 class KuhnPokerEnv(TurnBasedTextEnv):
@@ -106,10 +109,9 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     def _deal(self) -> str:
         """Start the next hand; return its opener."""
         self._hand += 1
-        deck = [0, 1, 2]
-        self.rng.shuffle(deck)
-        self._cards = {"player_0": deck[0], "player_1": deck[1]}
-        self._bets = []  # move indices of this hand, in order
+        first, second = _DEALS[int(self.rng.random() * 6)]
+        self._cards = {"player_0": first, "player_1": second}
+        self._bets: tuple[int, ...] = ()  # move indices of this hand, in order
         self._pot = 2 * self.ante
         for agent in self.possible_agents:
             self._chips[agent] -= self.ante
@@ -118,6 +120,10 @@ class KuhnPokerEnv(TurnBasedTextEnv):
             f"Hand {self._hand}: player_0 holds {CARDS[self._cards['player_0']]}, "
             f"player_1 holds {CARDS[self._cards['player_1']]}."
         )
+        self._hand_text = {
+            a: f"Hand {self._hand} of {self.num_hands}. Your card: {CARDS[self._cards[a]]}."
+            for a in self.possible_agents
+        }
         for agent in self.possible_agents:
             self._history[agent].append(
                 f"Hand {self._hand} of {self.num_hands}: you hold {CARDS[self._cards[agent]]}; "
@@ -141,17 +147,14 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         )
 
     def _state_text(self, agent: str) -> str:
-        other = self._other(agent)
-        head = f"Chips: you {self._chips[agent]:+d}, opponent {self._chips[other]:+d}."
+        chips = self._chips
+        head = f"Chips: you {chips[agent]:+d}, opponent {chips[self._next_seat[agent]]:+d}."
         if not self._to_act(agent):
             return head
-        return (
-            f"{head}\nHand {self._hand} of {self.num_hands}. Your card: {CARDS[self._cards[agent]]}. "
-            f"Pot: {self._pot}.\n{_LEGAL_TEXT[tuple(self._bets)]}"
-        )
+        return f"{head}\n{self._hand_text[agent]} Pot: {self._pot}.\n{_LEGAL_TEXT[self._bets]}"
 
     def _legal_indices(self, agent: str) -> tuple[int, ...]:
-        return _LEGAL[tuple(self._bets)]
+        return _LEGAL[self._bets]
 
     def _parse_move(self, agent: str, span: str) -> ParseResult:
         found = _MOVE_RE.findall(span)
@@ -161,7 +164,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
             )
         move = _WORDS.index(found[-1].lower())
         extracted = MOVES[move]
-        legal = _LEGAL[tuple(self._bets)]
+        legal = _LEGAL[self._bets]
         if move not in legal:
             allowed = ", ".join(MOVES[m] for m in legal)
             return ParseResult(False, None, extracted, f"{extracted} is not legal now: choose {allowed}.")
@@ -171,11 +174,11 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         return index
 
     def _fallback_move(self, agent: str) -> int:
-        return CHECK if CHECK in _LEGAL[tuple(self._bets)] else FOLD
+        return CHECK if CHECK in _LEGAL[self._bets] else FOLD
 
     def _apply(self, agent: str, move: int) -> str | None:
         other = self._other(agent)
-        self._bets.append(move)
+        bets = self._bets = self._bets + (move,)
         self._tell(f"{agent} {_VERBS[move]}.")
         if move in (BET, CALL):
             self._pot += 1
@@ -183,9 +186,9 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         if move == FOLD:
             winner = other
             self._tell(f"{other} wins the pot of {self._pot}.")
-        elif tuple(self._bets) in ((CHECK, CHECK), (BET, CALL), (CHECK, BET, CALL)):
-            winner = max(self.possible_agents, key=lambda a: self._cards[a])
-            loser = self._other(winner)
+        elif bets in _SHOWDOWN:
+            cards = self._cards
+            winner, loser = (agent, other) if cards[agent] > cards[other] else (other, agent)
             self._tell(
                 f"Showdown: {winner} shows {CARDS[self._cards[winner]]}, {loser} shows "
                 f"{CARDS[self._cards[loser]]}; {winner} wins the pot of {self._pot}."

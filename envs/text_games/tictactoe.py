@@ -88,6 +88,8 @@ class TicTacToeEnv(TurnBasedTextEnv):
         self._board = [0] * 9  # 0 empty, 1 player_0 (X), 2 player_1 (O)
         self._board_text = _EMPTY_BOARD
         self._free = tuple(range(9))
+        # Per seat: own marks in 0-8, opponent marks in 9-17 (kept up to date by _apply).
+        self._planes = (np.zeros(18, dtype=np.float32), np.zeros(18, dtype=np.float32))
         return "player_0"
 
     def _rules(self, agent: str) -> str:
@@ -141,6 +143,8 @@ class TicTacToeEnv(TurnBasedTextEnv):
         board[cell] = mark
         at = _CELL_AT[cell]
         self._board_text = f"{self._board_text[:at]}{_MARKS[seat]}{self._board_text[at + 1:]}"
+        self._planes[seat][cell] = 1.0
+        self._planes[1 - seat][9 + cell] = 1.0
         free = list(self._free)
         free.remove(cell)
         self._free = tuple(free)
@@ -159,11 +163,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
 
     def state_tensor(self, agent: str) -> np.ndarray:
         """18 floats: 1 where ``agent`` has a mark (cells 0-8), then 1 where the opponent has one."""
-        mine = self._agent_index[agent] + 1
-        board = self._board
-        return np.array(
-            [float(v == mine) for v in board] + [float(v and v != mine) for v in board], dtype=np.float32
-        )
+        return self._planes[self._agent_index[agent]].copy()
 
     def agent_view(self, agent: str) -> dict[str, Any]:
         """``board`` (cell -> ``"X"``, ``"O"`` or ``None``), own ``mark`` and ``legal`` cells."""

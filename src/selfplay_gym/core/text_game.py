@@ -97,6 +97,9 @@ class TurnBasedTextEnv(AECEnv):
         self.max_observation_chars = max_observation_chars
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._next_seat = {
+            a: self.possible_agents[(i + 1) % self.num_players] for i, a in enumerate(self.possible_agents)
+        }
         n_moves = len(self.move_names)
         self._observation_spaces = {
             a: UnicodeText(max_observation_chars) for a in self.possible_agents
@@ -227,7 +230,7 @@ class TurnBasedTextEnv(AECEnv):
 
     def _other(self, agent: str) -> str:
         """The next agent after ``agent`` in seat order."""
-        return self.possible_agents[(self._agent_index[agent] + 1) % self.num_players]
+        return self._next_seat[agent]
 
     # ---- PettingZoo API --------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
@@ -355,7 +358,7 @@ class TurnBasedTextEnv(AECEnv):
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
             index = int(action)
             legal = self._legal_indices(agent)
-            if 0 <= index < len(self.move_names) and index in legal:
+            if index in self._legal_tables(legal)[2]:
                 return ParseResult(True, self._move_from_index(index), self.move_names[index])
             return ParseResult(
                 False, None, None, f"expected a legal move index in {list(legal)}, got {index}."
