@@ -26,4 +26,3 @@ def _compatibility_allowing_text(expected, seen, recursed_keys):
 
 
 _api_test_module._test_observation_space_compatibility = _compatibility_allowing_text
-

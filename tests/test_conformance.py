@@ -26,8 +26,15 @@ from selfplay_gym.core.parsers import answer_span, bracketed, last_boxed
 SPECS = [s for s in selfplay_gym.ENV_SPECS if s.kind == "aec"]
 IDS = [s.id for s in SPECS]
 INFO_KEYS = {
-    "role", "turn", "phase", "legal_actions", "action_mask", "parse", "invalid_action",
-    "reward_components", "messages",
+    "role",
+    "turn",
+    "phase",
+    "legal_actions",
+    "action_mask",
+    "parse",
+    "invalid_action",
+    "reward_components",
+    "messages",
 }
 # Warnings PettingZoo's checks give for any text env (they are about numeric spaces).
 TEXT_ENV_WARNINGS = (
@@ -55,7 +62,15 @@ ADVERSARIAL = {
     "offer flood": "[Offer: 1 Wood -> 1 Gold" * 10_000,
 }
 # Replies that are invalid in every game (the first three are plain talk, valid in negotiation).
-JUNK = ["", "x" * 5000, "42", "[banana]", "\\boxed{}", "[Offer: 99 Wood -> 1 Gold]", "[Offer: 1 Wood]"]
+JUNK = [
+    "",
+    "x" * 5000,
+    "42",
+    "[banana]",
+    "\\boxed{}",
+    "[Offer: 99 Wood -> 1 Gold]",
+    "[Offer: 1 Wood]",
+]
 
 
 def play_random(env, rng: random.Random, steps: int, junk: float = 0.2):
@@ -109,12 +124,16 @@ def test_every_agent_has_the_info_schema_on_every_step(env_id):
             assert set(info["parse"]) == {"ok", "extracted", "error"}
             assert isinstance(info["invalid_action"], bool)
             assert info["invalid_action"] == (not info["parse"]["ok"])
-            acting = agent == env.agent_selection and not (env.terminations[agent] or env.truncations[agent])
+            acting = agent == env.agent_selection and not (
+                env.terminations[agent] or env.truncations[agent]
+            )
             if acting:
                 legal = [env.unwrapped.move_names[i] for i in np.flatnonzero(info["action_mask"])]
                 assert legal == info["legal_actions"] and legal
                 assert [m["role"] for m in info["messages"]] == ["system", "user"]
-                assert "".join(m["content"] for m in info["messages"]) == env.observe(agent).replace("\n\n", "", 1)
+                assert "".join(m["content"] for m in info["messages"]) == env.observe(
+                    agent
+                ).replace("\n\n", "", 1)
             else:
                 assert info["legal_actions"] == [] and not info["action_mask"].any()
 
@@ -217,7 +236,11 @@ def test_global_rngs_untouched_and_envs_isolated(env_id):
     assert data_equivalence(reference, interleaved, exact=True)
     assert random.getstate() == py_state
     after = np.random.get_state()
-    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1]) and after[2:] == np_state[2:]
+    assert (
+        after[0] == np_state[0]
+        and np.array_equal(after[1], np_state[1])
+        and after[2:] == np_state[2:]
+    )
 
 
 def test_pickle_round_trip_mid_episode(env_id):
@@ -300,8 +323,13 @@ def test_non_text_actions_are_invalid_moves_with_a_clear_error(env_id, action):
     assert parse["ok"] is False and type(action).__name__ in parse["error"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(max_size=3000), prefix=st.sampled_from(["", "\\boxed{", "<answer>", "[", "[Offer: "]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(max_size=3000),
+    prefix=st.sampled_from(["", "\\boxed{", "<answer>", "[", "[Offer: "]),
+)
 def test_step_never_raises_on_any_text(env_id, text, prefix):
     env = selfplay_gym.make(env_id, invalid_move="retry")
     env.reset(seed=0)
@@ -335,18 +363,22 @@ def _best_time(fn, *args, repeat=5):
     return best
 
 
-@pytest.mark.parametrize("make_text", [
-    lambda n: "\\boxed{" * n,
-    lambda n: "[" * n + "]",
-    lambda n: "[0" * n,
-    lambda n: "<answer>" * n,
-    lambda n: "\\boxed{" + "{" * n + "}" * n + "}",
-])
+@pytest.mark.parametrize(
+    "make_text",
+    [
+        lambda n: "\\boxed{" * n,
+        lambda n: "[" * n + "]",
+        lambda n: "[0" * n,
+        lambda n: "<answer>" * n,
+        lambda n: "\\boxed{" + "{" * n + "}" * n + "}",
+    ],
+)
 def test_parsers_run_in_linear_time(make_text):
     def parse_all(text):
         answer_span(text)
         bracketed(text)
         last_boxed(text)
+
     small, large = make_text(50_000), make_text(200_000)
     ratio = _best_time(parse_all, large) / max(_best_time(parse_all, small), 1e-6)
     assert ratio < 12, f"4x the input took {ratio:.1f}x the time"

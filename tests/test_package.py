@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MAPPED = {"src/selfplay_gym": "selfplay_gym", "envs": "selfplay_gym/envs",
-          "wrappers": "selfplay_gym/wrappers", "baselines": "selfplay_gym/baselines"}
+MAPPED = {
+    "src/selfplay_gym": "selfplay_gym",
+    "envs": "selfplay_gym/envs",
+    "wrappers": "selfplay_gym/wrappers",
+    "baselines": "selfplay_gym/baselines",
+}
 
 
 def _expected_modules() -> set[str]:
@@ -28,8 +32,21 @@ def _expected_modules() -> set[str]:
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     (built,) = out.glob("selfplay_gym-*.whl")
@@ -43,21 +60,43 @@ def test_wheel_contains_every_module_and_py_typed(wheel):
     assert "selfplay_gym/py.typed" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "selfplay-gym = selfplay_gym.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert (
+        "selfplay-gym = selfplay_gym.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
 
 
 def test_installed_wheel_imports_and_runs_from_outside_the_repository(wheel, tmp_path):
     target = tmp_path / "site"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    code = ("import selfplay_gym, gymnasium; "
-            "assert selfplay_gym.__file__.startswith(%r), selfplay_gym.__file__; "
-            "env = gymnasium.make('selfplay/TicTacToe-v0', opponent='strong'); "
-            "print(env.reset(seed=0)[1]['legal_actions'][:2])" % str(target))
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import selfplay_gym, gymnasium; "
+        f"assert selfplay_gym.__file__.startswith({str(target)!r}), selfplay_gym.__file__; "
+        "env = gymnasium.make('selfplay/TicTacToe-v0', opponent='strong'); "
+        "print(env.reset(seed=0)[1]['legal_actions'][:2])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+    )
     assert run.returncode == 0, run.stderr
     assert "['[0]', '[1]']" in run.stdout

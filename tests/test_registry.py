@@ -7,11 +7,11 @@ import gymnasium
 import pettingzoo
 import pytest
 from gymnasium.error import NameNotFound, VersionNotFound
+from selfplay_gym.wrappers import NumericView, SelfPlayView
 
 import selfplay_gym
 from selfplay_gym.core.bots import Bot, RandomBot
 from selfplay_gym.registry import SelfPlaySpec, resolve_opponent
-from selfplay_gym.wrappers import NumericView, SelfPlayView
 
 IDS = [s.id for s in selfplay_gym.ENV_SPECS]
 
@@ -33,7 +33,11 @@ def test_spec_defaults_are_the_papers_constants():
     assert nego.max_rounds == 10 and nego.values == ((5, 15), (15, 5)) and nego.start == (10, 10)
     for env_id in IDS:
         policy = selfplay_gym.make(env_id).invalid_move
-        assert (policy.mode, policy.offender_reward, policy.opponent_reward) == ("forfeit", -1.5, 0.5)
+        assert (policy.mode, policy.offender_reward, policy.opponent_reward) == (
+            "forfeit",
+            -1.5,
+            0.5,
+        )
 
 
 def test_keywords_override_the_defaults_in_every_make():
@@ -98,15 +102,19 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 
 def test_module_prefixed_id_works_without_importing_the_package():
-    proc = _run("import gymnasium; env = gymnasium.make('selfplay_gym:selfplay/KuhnPoker-v0'); "
-                "print(env.reset(seed=0)[1]['legal_actions'])")
+    proc = _run(
+        "import gymnasium; env = gymnasium.make('selfplay_gym:selfplay/KuhnPoker-v0'); "
+        "print(env.reset(seed=0)[1]['legal_actions'])"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "['[check]', '[bet]']" in proc.stdout
 
 
 def test_import_is_light():
-    proc = _run("import sys, selfplay_gym, selfplay_gym.envs.text_games, selfplay_gym.wrappers; "
-                "heavy = [m for m in ('torch', 'mujoco', 'transformers', 'textarena', 'ray') if m in sys.modules]; "
-                "print(heavy)")
+    proc = _run(
+        "import sys, selfplay_gym, selfplay_gym.envs.text_games, selfplay_gym.wrappers; "
+        "heavy = [m for m in ('torch', 'mujoco', 'transformers', 'textarena', 'ray') if m in sys.modules]; "
+        "print(heavy)"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

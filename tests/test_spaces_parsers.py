@@ -28,18 +28,24 @@ def test_move_text_samples_only_masked_moves():
     assert space == MoveText(100, moves=("a", "b", "c")) and space != MoveText(100, moves=("a",))
 
 
-@pytest.mark.parametrize(("text", "span"), [
-    ("\\boxed{[4]}", "[4]"),
-    ("\\boxed{4}", "[4]"),
-    ("\\boxed{bet}", "[bet]"),
-    ("reasoning \\boxed{[1]} then \\boxed{[2]}", "[2]"),
-    ("\\boxed{\\boxed{7}}", "[7]"),
-    ("<answer>[3]</answer>", "[3]"),
-    ("<answer>call</answer>", "[call]"),
-    ("plain [5] text", "plain [5] text"),
-    ("\\boxed{never closed [4]", "\\boxed{never closed [4]"),
-    ("\\boxed{I offer wood: [Offer: 3 Wood -> 2 Gold]}", "I offer wood: [Offer: 3 Wood -> 2 Gold]"),
-])
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("\\boxed{[4]}", "[4]"),
+        ("\\boxed{4}", "[4]"),
+        ("\\boxed{bet}", "[bet]"),
+        ("reasoning \\boxed{[1]} then \\boxed{[2]}", "[2]"),
+        ("\\boxed{\\boxed{7}}", "[7]"),
+        ("<answer>[3]</answer>", "[3]"),
+        ("<answer>call</answer>", "[call]"),
+        ("plain [5] text", "plain [5] text"),
+        ("\\boxed{never closed [4]", "\\boxed{never closed [4]"),
+        (
+            "\\boxed{I offer wood: [Offer: 3 Wood -> 2 Gold]}",
+            "I offer wood: [Offer: 3 Wood -> 2 Gold]",
+        ),
+    ],
+)
 def test_answer_span(text, span):
     assert answer_span(text) == span
 

@@ -30,8 +30,9 @@ def test_learner_in_the_second_seat_sees_the_opponent_move_first():
 
 def test_reward_includes_the_opponents_winning_move():
     # The opponent completes the top row after the learner's third move: -1 arrives in that step.
-    env = gymnasium.make("selfplay/TicTacToe-v0", learner="player_1",
-                         opponent=Scripted(["[0]", "[1]", "[2]"]))
+    env = gymnasium.make(
+        "selfplay/TicTacToe-v0", learner="player_1", opponent=Scripted(["[0]", "[1]", "[2]"])
+    )
     env.reset(seed=0)
     assert env.step("[3]")[1:4] == (0.0, False, False)
     _, reward, terminated, truncated, info = env.step("[4]")

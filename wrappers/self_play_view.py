@@ -72,7 +72,7 @@ class SelfPlayView(gymnasium.Env):
         super().reset(seed=seed)
         seeds = self.np_random.integers(2**62, size=len(self.opponents) + 1)
         self.env.reset(seed=int(seeds[0]), options=options)
-        for opponent, s in zip(self.opponents.values(), seeds[1:]):
+        for opponent, s in zip(self.opponents.values(), seeds[1:], strict=True):
             if isinstance(opponent, Bot):
                 opponent.reset(int(s))
         self._play_opponents()
@@ -92,7 +92,13 @@ class SelfPlayView(gymnasium.Env):
         terminated = env.terminations.get(learner, True)
         truncated = env.truncations.get(learner, False)
         info = env.infos.get(learner) or {}
-        return self._observation(), float(reward), bool(terminated), bool(truncated), _own_copy(info)
+        return (
+            self._observation(),
+            float(reward),
+            bool(terminated),
+            bool(truncated),
+            _own_copy(info),
+        )
 
     def _play_opponents(self) -> float:
         """Step every other seat until the learner must act or is done; return its reward meanwhile."""

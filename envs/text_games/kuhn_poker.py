@@ -21,8 +21,15 @@ _WORDS = ("check", "bet", "call", "fold")
 _VERBS = ("checks", "bets", "calls", "folds")
 _MOVE_RE = re.compile(r"\[\s*(check|bet|call|fold)\s*\]", re.IGNORECASE)
 # Legal moves after a betting sequence within one hand (sequences are tuples of move indices).
-_LEGAL = {(): (CHECK, BET), (CHECK,): (CHECK, BET), (BET,): (CALL, FOLD), (CHECK, BET): (CALL, FOLD)}
-_LEGAL_TEXT = {seq: "Legal moves: " + ", ".join(MOVES[m] for m in moves) for seq, moves in _LEGAL.items()}
+_LEGAL = {
+    (): (CHECK, BET),
+    (CHECK,): (CHECK, BET),
+    (BET,): (CALL, FOLD),
+    (CHECK, BET): (CALL, FOLD),
+}
+_LEGAL_TEXT = {
+    seq: "Legal moves: " + ", ".join(MOVES[m] for m in moves) for seq, moves in _LEGAL.items()
+}
 _SHOWDOWN = frozenset({(CHECK, CHECK), (BET, CALL), (CHECK, BET, CALL)})
 _DEALS = tuple(permutations(range(3), 2))  # (card of player_0, card of player_1), equally likely
 
@@ -167,7 +174,9 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         legal = _LEGAL[self._bets]
         if move not in legal:
             allowed = ", ".join(MOVES[m] for m in legal)
-            return ParseResult(False, None, extracted, f"{extracted} is not legal now: choose {allowed}.")
+            return ParseResult(
+                False, None, extracted, f"{extracted} is not legal now: choose {allowed}."
+            )
         return ParseResult(True, move, extracted)
 
     def _move_from_index(self, index: int) -> int:
@@ -196,8 +205,10 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         else:
             return other
         self._chips[winner] += self._pot
-        self._tell(f"Chips after hand {self._hand}: player_0 {self._chips['player_0']:+d}, "
-                   f"player_1 {self._chips['player_1']:+d}.")
+        self._tell(
+            f"Chips after hand {self._hand}: player_0 {self._chips['player_0']:+d}, "
+            f"player_1 {self._chips['player_1']:+d}."
+        )
         if self._hand < self.num_hands:
             return self._deal()
         a, b = self._chips["player_0"], self._chips["player_1"]

@@ -33,8 +33,10 @@ class Offer:
 
     def text(self) -> str:
         """Canonical text, e.g. ``[Offer: 3 Wood -> 2 Gold]``."""
+
         def side(q: tuple[int, int]) -> str:
-            return ", ".join(f"{n} {r}" for n, r in zip(q, RESOURCES) if n)
+            return ", ".join(f"{n} {r}" for n, r in zip(q, RESOURCES, strict=True) if n)
+
         return f"[Offer: {side(self.give)} -> {side(self.get)}]"
 
 
@@ -48,7 +50,10 @@ class _Move:
 
 @lru_cache(maxsize=8)
 def _canonical_moves(max_quantity: int) -> tuple[tuple[str, ...], tuple[_Move, ...]]:
-    names, moves = [NO_OFFER_TEXT, "[Accept]", "[Deny]"], [_Move(), _Move(accept=True), _Move(deny=True)]
+    names, moves = (
+        [NO_OFFER_TEXT, "[Accept]", "[Deny]"],
+        [_Move(), _Move(accept=True), _Move(deny=True)],
+    )
     for give_r, get_r in ((0, 1), (1, 0)):
         for g in range(1, max_quantity + 1):
             for r in range(1, max_quantity + 1):
@@ -126,7 +131,10 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     * v0: initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "simple_negotiation_v0"}
+    metadata: ClassVar[dict[str, Any]] = {
+        **TurnBasedTextEnv.metadata,
+        "name": "simple_negotiation_v0",
+    }
     state_size: ClassVar[int] = 15
     move_names, _moves = _canonical_moves(20)  # replaced per instance when max_quantity differs
     _legal_cache: ClassVar[dict[tuple, tuple[int, ...]]] = {}
@@ -260,7 +268,9 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
             inv = self._inventory[agent]
             if offer.give[0] > inv[0] or offer.give[1] > inv[1]:
                 return ParseResult(
-                    False, None, offer.text(),
+                    False,
+                    None,
+                    offer.text(),
                     f"you cannot offer what you do not hold (you hold {inv[0]} Wood, {inv[1]} Gold).",
                 )
         accept = _ACCEPT_RE.search(span) is not None
@@ -271,11 +281,15 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
             inv = self._inventory[agent]
             if inv[0] < get[0] or inv[1] < get[1]:
                 return ParseResult(
-                    False, None, "[Accept]",
+                    False,
+                    None,
+                    "[Accept]",
                     f"you cannot accept: the offer asks for {get[0]} Wood and {get[1]} Gold and you "
                     f"hold {inv[0]} Wood, {inv[1]} Gold.",
                 )
-        tokens = [t for t, on in (("[Accept]", accept and pending), ("[Deny]", deny and pending)) if on]
+        tokens = [
+            t for t, on in (("[Accept]", accept and pending), ("[Deny]", deny and pending)) if on
+        ]
         if offer is not None:
             tokens.append(offer.text())
         move = _Move(accept=accept and pending, deny=deny and pending, offer=offer, message=message)
@@ -325,19 +339,25 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
             offer = self._pending[1]
             if move.accept:
                 self._trade(other, agent, offer)
-                self._tell(f"{agent} accepts: {other} gives {_items(offer.give)} and receives {_items(offer.get)}.")
+                self._tell(
+                    f"{agent} accepts: {other} gives {_items(offer.give)} and receives {_items(offer.get)}."
+                )
             else:
                 self._tell(f"{agent} rejects the offer of {other}.")
         self._pending = None
         if move.offer is not None:
             self._pending = (agent, move.offer)
-            self._tell(f"{agent} offers to give {_items(move.offer.give)} for {_items(move.offer.get)}.")
+            self._tell(
+                f"{agent} offers to give {_items(move.offer.give)} for {_items(move.offer.get)}."
+            )
         if self._round < self.max_rounds:
             return other
         gains = {a: self._value(a) - self._initial_value[a] for a in self.possible_agents}
         summary = ", ".join(f"{a} {g:+d}" for a, g in gains.items())
         if gains["player_0"] == gains["player_1"]:
-            self._finish({a: 0.0 for a in self.possible_agents}, f"equal gains ({summary}): a draw.")
+            self._finish(
+                {a: 0.0 for a in self.possible_agents}, f"equal gains ({summary}): a draw."
+            )
         else:
             top = max(gains, key=gains.get)
             self._finish({top: 1.0, self._other(top): -1.0}, f"gains {summary}; {top} wins.")
@@ -370,7 +390,9 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     def agent_view(self, agent: str) -> dict[str, Any]:
         """Inventories, own ``values``, the ``offer_to_me`` (an :class:`Offer` or ``None``), turns left."""
         other = self._other(agent)
-        pending = self._pending[1] if self._pending is not None and self._pending[0] == other else None
+        pending = (
+            self._pending[1] if self._pending is not None and self._pending[0] == other else None
+        )
         return {
             "inventory": tuple(self._inventory[agent]),
             "opponent_inventory": tuple(self._inventory[other]),
@@ -381,12 +403,14 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
 
 
 def _items(q: tuple[int, int]) -> str:
-    return " and ".join(f"{n} {r}" for n, r in zip(q, RESOURCES) if n) or "nothing"
+    return " and ".join(f"{n} {r}" for n, r in zip(q, RESOURCES, strict=True) if n) or "nothing"
 
 
 class ValueAwareNegotiator(Bot):
-    """Trades by its own values: accepts offers that raise its inventory value, and proposes
-    to swap its cheaper resource for its dearer one at a rate that gains it value.
+    """A trader that goes by its own values.
+
+    It accepts offers that raise its inventory value, and proposes to swap its cheaper resource
+    for its dearer one at a rate that gains it value.
     """
 
     name = "strong"
@@ -405,7 +429,9 @@ class ValueAwareNegotiator(Bot):
         if values[cheap] == values[dear] or inv[cheap] == 0:
             return "I will pass this turn. [Deny]" if offer is not None else NO_OFFER_TEXT
         options = [
-            (g, r) for g in range(1, min(inv[cheap], 4) + 1) for r in range(1, 5)
+            (g, r)
+            for g in range(1, min(inv[cheap], 4) + 1)
+            for r in range(1, 5)
             if r * values[dear] > g * values[cheap]
         ]
         g, r = self.rng.choice(options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -103,8 +103,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
             "turn you put your mark in one empty cell. Three of your marks in a row, a column or "
             "a diagonal win the game; a full board without such a line is a draw.\n"
             "Think as much as you like, then give your move as a cell number in square brackets "
-            r"inside \boxed{}, for example \boxed{[4]} for the centre. "
-            + self._invalid_rule_text()
+            r"inside \boxed{}, for example \boxed{[4]} for the centre. " + self._invalid_rule_text()
         )
 
     def _state_text(self, agent: str) -> str:
@@ -123,12 +122,16 @@ class TicTacToeEnv(TurnBasedTextEnv):
     def _parse_move(self, agent: str, span: str) -> ParseResult:
         found = _MOVE_RE.findall(span)
         if not found:
-            return ParseResult(False, None, None, "no move found: expected a cell number in brackets, such as [4].")
+            return ParseResult(
+                False, None, None, "no move found: expected a cell number in brackets, such as [4]."
+            )
         digits = found[-1]
         extracted = f"[{digits}]"
         cell = int(digits)
         if cell > 8:
-            return ParseResult(False, None, extracted, f"cell {cell} does not exist: expected 0 to 8.")
+            return ParseResult(
+                False, None, extracted, f"cell {cell} does not exist: expected 0 to 8."
+            )
         if self._board[cell]:
             return ParseResult(False, None, extracted, f"cell {cell} is already taken.")
         return ParseResult(True, cell, extracted)
@@ -142,7 +145,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
         mark = seat + 1
         board[cell] = mark
         at = _CELL_AT[cell]
-        self._board_text = f"{self._board_text[:at]}{_MARKS[seat]}{self._board_text[at + 1:]}"
+        self._board_text = f"{self._board_text[:at]}{_MARKS[seat]}{self._board_text[at + 1 :]}"
         self._planes[seat][cell] = 1.0
         self._planes[1 - seat][9 + cell] = 1.0
         free = list(self._free)
@@ -174,7 +177,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
         }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _solve(board: tuple[int, ...], mover: int) -> int:
     """Game value for ``mover`` (1 or 2) to move on ``board``: +1 win, 0 draw, -1 loss."""
     other = 3 - mover

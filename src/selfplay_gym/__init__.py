@@ -12,6 +12,14 @@ from selfplay_gym.registry import ENV_SPECS, make, make_single_agent, register_a
 from selfplay_gym.spaces import MoveText, UnicodeText
 
 __version__ = "0.1.0"
-__all__ = ["make", "make_single_agent", "spec", "ENV_SPECS", "UnicodeText", "MoveText", "__version__"]
+__all__ = [
+    "make",
+    "make_single_agent",
+    "spec",
+    "ENV_SPECS",
+    "UnicodeText",
+    "MoveText",
+    "__version__",
+]
 
 register_all()

@@ -129,7 +129,10 @@ def spec(env_id: str) -> SelfPlaySpec:
     candidates = difflib.get_close_matches(env_id, list(_BY_ID), n=3, cutoff=0.5)
     if not candidates:
         lowered = {k.lower(): k for k in _BY_ID}
-        candidates = [lowered[k] for k in difflib.get_close_matches(env_id.lower(), list(lowered), n=3, cutoff=0.4)]
+        candidates = [
+            lowered[k]
+            for k in difflib.get_close_matches(env_id.lower(), list(lowered), n=3, cutoff=0.4)
+        ]
     candidates = list(dict.fromkeys(same_name + candidates))
     hint = f" Did you mean: `{candidates[0]}`?" if candidates else ""
     raise NameNotFound(f"Environment `{env_id}` doesn't exist in selfplay-gym.{hint}")
@@ -162,7 +165,9 @@ def resolve_opponent(env_id: str, opponent: Any) -> Any:
         )
     if isinstance(opponent, Bot) or callable(opponent):
         return opponent
-    raise TypeError(f"expected an opponent name, a Bot or a callable, got {type(opponent).__name__}")
+    raise TypeError(
+        f"expected an opponent name, a Bot or a callable, got {type(opponent).__name__}"
+    )
 
 
 def make_single_agent(

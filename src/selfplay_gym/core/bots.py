@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from selfplay_gym.core.text_game import TurnBasedTextEnv
 
 __all__ = ["Bot", "RandomBot", "Policy", "Opponent", "ask"]
 
-Policy = Callable[[str, dict], Union[str, int]]
+Policy = Callable[[str, dict], str | int]
 """A callable opponent: ``(observation, info) -> action``."""
 
 
@@ -66,7 +66,7 @@ class RandomBot(Bot):
         return legal[self.rng.randrange(len(legal))]
 
 
-Opponent = Union[Bot, Policy]
+Opponent = Bot | Policy
 
 
 def ask(opponent: Opponent, env: Any, agent: str) -> str | int:

@@ -52,7 +52,9 @@ class InvalidMovePolicy:
         if self.mode not in INVALID_MODES:
             raise ValueError(f"expected mode in {INVALID_MODES}, got {self.mode!r}")
         if self.exhausted not in ("forfeit", "penalize"):
-            raise ValueError(f"expected exhausted in ('forfeit', 'penalize'), got {self.exhausted!r}")
+            raise ValueError(
+                f"expected exhausted in ('forfeit', 'penalize'), got {self.exhausted!r}"
+            )
         if not isinstance(self.retry_budget, int) or self.retry_budget < 0:
             raise ValueError(f"expected retry_budget to be an int >= 0, got {self.retry_budget!r}")
         for name in ("offender_reward", "opponent_reward", "penalty", "retry_penalty"):
@@ -73,7 +75,9 @@ class InvalidMovePolicy:
             known = {f.name for f in dataclasses.fields(cls)}
             unknown = sorted(set(value) - known)
             if unknown:
-                raise ValueError(f"unknown invalid-move policy fields {unknown}; expected {sorted(known)}")
+                raise ValueError(
+                    f"unknown invalid-move policy fields {unknown}; expected {sorted(known)}"
+                )
             return cls(**value)
         raise TypeError(
             f"expected an InvalidMovePolicy, a mode name or a mapping, got {type(value).__name__}"

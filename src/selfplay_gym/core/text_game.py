@@ -39,6 +39,7 @@ __all__ = ["TurnBasedTextEnv", "DEFAULT_MAX_OBSERVATION_CHARS"]
 
 DEFAULT_MAX_OBSERVATION_CHARS = 65536
 
+
 class TurnBasedTextEnv(AECEnv):
     """A turn-based game played in text by ``num_players`` agents ``player_0 .. player_{n-1}``.
 
@@ -84,13 +85,18 @@ class TurnBasedTextEnv(AECEnv):
             raise ValueError(
                 f"expected render_mode in {self.metadata['render_modes']} or None, got {render_mode!r}"
             )
-        for name, value in (("max_turns", max_turns), ("max_action_chars", max_action_chars),
-                            ("max_observation_chars", max_observation_chars)):
+        for name, value in (
+            ("max_turns", max_turns),
+            ("max_action_chars", max_action_chars),
+            ("max_observation_chars", max_observation_chars),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected {name} to be a positive int, got {value!r}")
         self.render_mode = render_mode
         self.invalid_move = (
-            self.default_invalid_move if invalid_move is None else InvalidMovePolicy.coerce(invalid_move)
+            self.default_invalid_move
+            if invalid_move is None
+            else InvalidMovePolicy.coerce(invalid_move)
         )
         self.max_turns = max_turns
         self.max_action_chars = max_action_chars
@@ -98,7 +104,8 @@ class TurnBasedTextEnv(AECEnv):
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
         self._next_seat = {
-            a: self.possible_agents[(i + 1) % self.num_players] for i, a in enumerate(self.possible_agents)
+            a: self.possible_agents[(i + 1) % self.num_players]
+            for i, a in enumerate(self.possible_agents)
         }
         n_moves = len(self.move_names)
         self._observation_spaces = {
@@ -106,7 +113,8 @@ class TurnBasedTextEnv(AECEnv):
         }
         self._action_spaces = {
             # Any string is a valid action (only its tail is read), whatever its length.
-            a: MoveText(sys.maxsize, self.move_names) for a in self.possible_agents
+            a: MoveText(sys.maxsize, self.move_names)
+            for a in self.possible_agents
         }
         self._state_space = Box(-1.0, 1.0, shape=(self.state_size,), dtype=np.float32)
         # Masks handed out in infos are read-only and shared: nobody can alter another step's mask.
@@ -295,7 +303,11 @@ class TurnBasedTextEnv(AECEnv):
                 index = self._canonical_index.get(span.strip())
             if index is not None and index in self._legal_tables(self._legal_indices(agent))[2]:
                 move = self._move_from_index(index)
-                self._last_parse[agent] = {"ok": True, "extracted": self.move_names[index], "error": None}
+                self._last_parse[agent] = {
+                    "ok": True,
+                    "extracted": self.move_names[index],
+                    "error": None,
+                }
             else:
                 result = self._parse_move(agent, span)
         else:
@@ -310,7 +322,11 @@ class TurnBasedTextEnv(AECEnv):
             self._attempts_left = self._retry_budget
             next_agent = self._apply(agent, move)
         else:
-            self._last_parse[agent] = {"ok": False, "extracted": result.extracted, "error": result.error}
+            self._last_parse[agent] = {
+                "ok": False,
+                "extracted": result.extracted,
+                "error": result.error,
+            }
             self._last_invalid[agent] = True
             next_agent = self._handle_invalid(agent, result)
         self._turn += 1
@@ -343,7 +359,11 @@ class TurnBasedTextEnv(AECEnv):
     def legal_actions(self, agent: str | None = None) -> list[str]:
         """The canonical legal moves of ``agent`` (the current agent by default) as text."""
         agent = agent or self.agent_selection
-        if agent != self.agent_selection or self.terminations.get(agent, True) or self.truncations.get(agent, True):
+        if (
+            agent != self.agent_selection
+            or self.terminations.get(agent, True)
+            or self.truncations.get(agent, True)
+        ):
             return []
         return list(self._legal_tables(tuple(self._legal_indices(agent)))[0])
 
@@ -364,9 +384,14 @@ class TurnBasedTextEnv(AECEnv):
                 False, None, None, f"expected a legal move index in {list(legal)}, got {index}."
             )
         if isinstance(action, str):  # a str subclass
-            return self._parse_move(agent, answer_span(cap_text(str(action), self.max_action_chars)[0]))
+            return self._parse_move(
+                agent, answer_span(cap_text(str(action), self.max_action_chars)[0])
+            )
         return ParseResult(
-            False, None, None, f"expected a str (or an int move index), got {type(action).__name__}."
+            False,
+            None,
+            None,
+            f"expected a str (or an int move index), got {type(action).__name__}.",
         )
 
     def _handle_invalid(self, agent: str, result: ParseResult) -> str | None:
@@ -388,7 +413,9 @@ class TurnBasedTextEnv(AECEnv):
             self._tell(f"{agent} made an invalid move and forfeits the game ({result.error})")
             self._outcome = {}
             for a in self.agents:
-                self._reward(a, "forfeit", policy.offender_reward if a == agent else policy.opponent_reward)
+                self._reward(
+                    a, "forfeit", policy.offender_reward if a == agent else policy.opponent_reward
+                )
             return None
         # penalize: the game goes on with the game's fallback move, or the turn passes.
         self._reward(agent, "invalid_move", policy.penalty)
@@ -434,7 +461,9 @@ class TurnBasedTextEnv(AECEnv):
 
     def _render_prompt(self, agent: str, user: str) -> str:
         text = f"{self._system_prompts[agent]}\n\n{user}"
-        return text if len(text) <= self.max_observation_chars else text[: self.max_observation_chars]
+        return (
+            text if len(text) <= self.max_observation_chars else text[: self.max_observation_chars]
+        )
 
     def _refresh_infos(self) -> None:
         # Infos are built lazily, one agent at a time: last() needs only the acting agent's, and
@@ -494,7 +523,10 @@ class TurnBasedTextEnv(AECEnv):
                 "parse": self._last_parse[agent],
                 "invalid_action": self._last_invalid[agent],
                 "reward_components": components.copy() if components else {},
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                "messages": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user},
+                ],
             }
         return {
             "role": agent,
