@@ -1,0 +1,27 @@
+"""The env pages in docs/envs are generated from the env docstrings and must be current."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_generated_env_pages_are_up_to_date():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "gen_env_pages.py"), "--check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\nrun: make docs"
+
+
+def test_every_registered_id_has_a_page_with_its_sections():
+    import selfplay_gym
+
+    for spec in selfplay_gym.ENV_SPECS:
+        page = (ROOT / "docs" / "envs" / f"{spec.name}.md").read_text()
+        assert page.startswith(f"# {spec.id}")
+        for section in ("## Action Space", "## Rewards", "## Version History", "Example prompt"):
+            assert section in page, f"{spec.id}: {section} missing"
