@@ -22,6 +22,6 @@ def test_every_registered_id_has_a_page_with_its_sections():
 
     for spec in selfplay_gym.ENV_SPECS:
         page = (ROOT / "docs" / "envs" / f"{spec.name}.md").read_text()
-        assert page.startswith(f"# {spec.id}")
+        assert f"\n# {spec.id}\n" in page
         for section in ("## Action Space", "## Rewards", "## Version History", "Example prompt"):
             assert section in page, f"{spec.id}: {section} missing"
