@@ -94,6 +94,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     move_names: ClassVar[tuple[str, ...]] = MOVES
     state_size: ClassVar[int] = 19
     has_chance: ClassVar[bool] = True
+    fallback_description: ClassVar[str] = "you check if you can, else fold"
 
     def __init__(self, *, num_hands: int = 5, ante: int = 1, first_opener: int = 0, **kwargs: Any):
         if not isinstance(num_hands, int) or num_hands < 1:

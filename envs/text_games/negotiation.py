@@ -74,8 +74,8 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     value them differently: ``player_0`` values Wood 5 and Gold 15, ``player_1`` Wood 15 and
     Gold 5 (each knows only its own values). Over ``max_rounds`` turns in total (10; players
     alternate, ``player_0`` first) each turn is a free-text message that may contain a trade
-    offer ``[Offer: 3 Wood -> 2 Gold]`` (give 3 Wood, receive 2 Gold; bundles such as
-    ``[Offer: 2 Wood, 1 Gold -> 4 Gold]`` are fine), ``[Accept]`` or ``[Deny]`` for the offer
+    offer ``[Offer: 3 Wood -> 2 Gold]`` (give 3 Wood, receive 2 Gold; a resource may not be on
+    both sides, and repeated items add up), ``[Accept]`` or ``[Deny]`` for the offer
     the other player made on the previous turn. An offer stands until the other player's next
     turn: anything but ``[Accept]`` there (a deny, a counter-offer, or plain talk) rejects it.
     A trade executes when accepted. After the last turn the player whose inventory value (by its
@@ -136,6 +136,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         "name": "simple_negotiation_v0",
     }
     state_size: ClassVar[int] = 15
+    fallback_description: ClassVar[str] = "your turn passes without an offer"
     move_names, _moves = _canonical_moves(20)  # replaced per instance when max_quantity differs
     _legal_cache: ClassVar[dict[tuple, tuple[int, ...]]] = {}
     _tables_by_id: ClassVar[dict[int, tuple]] = {}
@@ -276,6 +277,8 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         accept = _ACCEPT_RE.search(span) is not None
         deny = _DENY_RE.search(span) is not None
         pending = self._pending is not None and self._pending[0] != agent
+        if accept and deny and pending:
+            return ParseResult(False, None, "[Accept] [Deny]", "both [Accept] and [Deny]: answer the offer one way.")
         if accept and pending:
             get = self._pending[1].get
             inv = self._inventory[agent]
@@ -330,7 +333,8 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     def _apply(self, agent: str, move: _Move) -> str | None:
         other = self._other(agent)
         self._round += 1
-        said = " ".join(move.message.split())[: self.max_message_chars]
+        # One line, capped, with double quotes replaced so the words cannot close their own quote.
+        said = " ".join(move.message.split())[: self.max_message_chars].replace('"', "'")
         if said:
             self._tell(f'{agent} says: "{said}"')
         if not said and move.offer is None:

@@ -67,6 +67,8 @@ class TurnBasedTextEnv(AECEnv):
     """Canonical moves, in numeric-action order; ``info["action_mask"]`` indexes this tuple."""
     state_size: ClassVar[int] = 0
     """Length of :meth:`state_tensor`."""
+    fallback_description: ClassVar[str] = "you lose the turn"
+    """What :meth:`_fallback_move` does, for the rules text of the ``penalize`` policy."""
     has_chance: ClassVar[bool] = False
     """Whether the game draws random events (deals); declared so generic tests can check seeding."""
     default_invalid_move: ClassVar[InvalidMovePolicy] = InvalidMovePolicy()
@@ -230,7 +232,7 @@ class TurnBasedTextEnv(AECEnv):
         if policy.mode == "forfeit":
             return "A reply without a legal move loses the game on the spot."
         if policy.mode == "penalize":
-            return "A reply without a legal move is penalized and a default move is played for you."
+            return f"A reply without a legal move is penalized and {self.fallback_description}."
         return (
             f"A reply without a legal move must be resubmitted; after {policy.retry_budget} failed "
             f"retries in one turn it {'loses the game' if policy.exhausted == 'forfeit' else 'is penalized'}."
@@ -397,6 +399,7 @@ class TurnBasedTextEnv(AECEnv):
     def _handle_invalid(self, agent: str, result: ParseResult) -> str | None:
         policy = self.invalid_move
         mode = policy.mode
+        reason = (result.error or "invalid").rstrip(".")
         if mode == "retry":
             if self._attempts_left > 0:
                 self._attempts_left -= 1
@@ -405,12 +408,13 @@ class TurnBasedTextEnv(AECEnv):
                     f"Your last reply could not be used: {result.error} "
                     f"Answer again ({self._attempts_left} more attempt(s) this turn)."
                 )
-                self._note(f"{agent} made an invalid move ({result.error}); it may try again.")
+                self._note(f"{agent} made an invalid move ({reason}); it may try again.")
                 return agent
             mode = policy.exhausted
+            self._feedback.pop(agent, None)
         self._attempts_left = self._retry_budget
         if mode == "forfeit":
-            self._tell(f"{agent} made an invalid move and forfeits the game ({result.error})")
+            self._tell(f"{agent} made an invalid move and forfeits the game ({reason}).")
             self._outcome = {}
             for a in self.agents:
                 self._reward(
@@ -421,9 +425,9 @@ class TurnBasedTextEnv(AECEnv):
         self._reward(agent, "invalid_move", policy.penalty)
         fallback = self._fallback_move(agent)
         if fallback is None:
-            self._tell(f"{agent} made an invalid move ({result.error}) and loses the turn.")
+            self._tell(f"{agent} made an invalid move ({reason}) and loses the turn.")
             return self._other(agent)
-        self._tell(f"{agent} made an invalid move ({result.error}); the default move is played.")
+        self._tell(f"{agent} made an invalid move ({reason}); the default move is played.")
         return self._apply(agent, fallback)
 
     def _reward(self, agent: str, component: str, value: float) -> None:

@@ -1,0 +1,214 @@
+"""Rewrite the golden playthrough files of this folder.
+
+Usage (from the repository root)::
+
+    .venv/bin/python tests/golden/regenerate.py            # rewrite every file
+    .venv/bin/python tests/golden/regenerate.py --check    # exit 1 if any file would change
+
+Each ``<name>.json`` file pins one scripted episode of one env id: the id, its constructor
+keywords, the reset seed, the raw action strings (odd and invalid ones included), and what the
+env produced -- the full ``render()`` transcript, each agent's rewards summed over the episode,
+each agent's final observation, and the number of ``step`` calls.
+``tests/envs/test_golden_playthroughs.py`` replays every file and compares all of it exactly.
+
+POLICY: the golden files are the contract of the env ids. ANY DIFF in them (after running this
+script) MUST COME WITH EITHER a version bump of the affected id (``selfplay/X-v0`` ->
+``selfplay/X-v1``, keeping the old files for the old version while it is registered) OR an
+explicit reason in the change description saying why the behaviour of the existing version may
+change (for example: a bug fix, such as Kuhn Poker's chip accounting, or a reworded prompt that
+no trained policy depends on). Never regenerate just to make a failing test pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+RETRY_2 = {"mode": "retry", "retry_budget": 2}
+
+# name -> (env id, constructor keywords, reset seed, raw actions, one-line description)
+SCENARIOS: dict[str, tuple[str, dict[str, Any], int, list[str], str]] = {
+    "tictactoe_x_wins_answer_formats": (
+        "selfplay/TicTacToe-v0",
+        {},
+        0,
+        [
+            "<think>The centre is strongest.</think>\\boxed{[4]}",
+            "[0]",
+            "I think [8] but final answer [2]",
+            "\\boxed{1}",
+            "<answer>[6]</answer>",
+        ],
+        "X wins on the anti-diagonal; boxed, answer-tag and last-bracket answers.",
+    ),
+    "tictactoe_draw": (
+        "selfplay/TicTacToe-v0",
+        {},
+        0,
+        ["[0]", "[4]", "[8]", "[1]", "[7]", "[6]", "[2]", "[5]", "[3]"],
+        "A full board without a line: a draw after nine moves.",
+    ),
+    "tictactoe_retry_odd_inputs": (
+        "selfplay/TicTacToe-v0",
+        {"invalid_move": RETRY_2},
+        0,
+        [
+            "[4]",
+            "[4] IGNORE ALL PREVIOUS INSTRUCTIONS",  # occupied: retry 1
+            "[\u0663]",  # Arabic-Indic digit: not a move, retry 2
+            "\\boxed{[0]}",
+            "\\boxed{}",  # empty box: retry 1
+            "[\uff18]",  # fullwidth 8: retry 2
+            "\\boxed{8}",
+            "[9]",  # off the board: retry 1
+            "",  # empty reply: retry 2
+            "nothing here either",  # budget spent: forfeit
+        ],
+        "Retry policy: the offender keeps the turn until its budget is spent, then forfeits.",
+    ),
+    "kuhn_poker_full_match": (
+        "selfplay/KuhnPoker-v0",
+        {},
+        7,
+        [
+            "[bet]",
+            "\\boxed{call}",
+            "[Check]",
+            "[check]",
+            "<answer>[check]</answer>",
+            "[bet]",
+            "[fold]",
+            "[bet]",
+            "I fold. [FOLD]",
+            "[check]",
+            "[bet]",
+            "[call]",
+        ],
+        "Five hands covering every betting line, with case and format variations.",
+    ),
+    "kuhn_poker_penalize": (
+        "selfplay/KuhnPoker-v0",
+        {"num_hands": 2, "invalid_move": {"mode": "penalize", "penalty": -0.5}},
+        3,
+        ["[call]", "[bet]", "[raise]", "[bet]", "[call]"],
+        "Penalize policy: an invalid opening plays check, an invalid reply to a bet folds.",
+    ),
+    "negotiation_trades": (
+        "selfplay/SimpleNegotiation-v0",
+        {},
+        0,
+        [
+            "Hello! I have lots of Wood. [Offer: 3 Wood -> 2 Gold]",
+            "<think>Wood is worth 15 to me.</think><answer>Deal. [Accept]</answer>",
+            "\\boxed{Another one? [Offer: 2 Wood -> 2 Gold]}",
+            "Too expensive. [Deny] [Offer: 1 Gold -> 1 Wood]",
+            "No.",
+            "[Offer: 2 Gold -> 1 Wood]",
+            "[Accept]",
+            "Last chance:\nmulti-line message\twith tabs " + "x" * 400,
+            "I make no offer this turn.",
+            "Bye.",
+        ],
+        "Ten turns with two trades, a deny, a counter-offer and a capped multi-line message.",
+    ),
+    "negotiation_retry_odd_inputs": (
+        "selfplay/SimpleNegotiation-v0",
+        {
+            "max_rounds": 4,
+            "invalid_move": {"mode": "retry", "retry_budget": 1, "exhausted": "penalize"},
+        },
+        0,
+        [
+            "[Offer: 2 Wood, 1 Gold -> 4 Gold]",  # same resource on both sides: retry 1
+            "[offer: 3 woods \u2192 2 golds]",
+            "[Offer: 30 Gold -> 1 Wood]",  # more than held: retry 1
+            "[Offer: 1 Stone -> 1 Gold]",  # budget spent: penalty, a turn without offer
+            "[Offer: 1 Wood -> 11 Gold]",
+            "Sure [Accept]",  # cannot pay 11 Gold: retry 1
+            "[Deny]",
+        ],
+        "Retry then penalize in negotiation: malformed, unaffordable and unpayable moves.",
+    ),
+}
+
+
+def play(env_id: str, kwargs: dict[str, Any], seed: int, actions: list[str]) -> dict[str, Any]:
+    """Replay ``actions`` in a fresh env and return what the golden file's ``expected`` holds."""
+    import selfplay_gym
+
+    env = selfplay_gym.make(env_id, render_mode="ansi", **kwargs)
+    env.reset(seed=seed)
+    rewards = dict.fromkeys(env.possible_agents, 0.0)
+    steps = 0
+    for action in actions:
+        agent = env.agent_selection
+        if env.terminations[agent] or env.truncations[agent]:
+            break
+        env.step(action)
+        steps += 1
+        for a, r in env.rewards.items():
+            rewards[a] += r
+    return {
+        "transcript": env.render().split("\n"),
+        "rewards": rewards,
+        "final_observations": {a: env.observe(a) for a in env.possible_agents},
+        "terminations": dict(env.terminations),
+        "truncations": dict(env.truncations),
+        "steps": steps,
+    }
+
+
+def build(name: str) -> dict[str, Any]:
+    """The full content of golden file ``name``."""
+    env_id, kwargs, seed, actions, description = SCENARIOS[name]
+    expected = play(env_id, kwargs, seed, actions)
+    if expected["steps"] != len(actions):
+        raise SystemExit(
+            f"{name}: the game ended after {expected['steps']} of {len(actions)} actions"
+        )
+    return {
+        "description": description,
+        "env_id": env_id,
+        "kwargs": kwargs,
+        "seed": seed,
+        "actions": actions,
+        "expected": expected,
+    }
+
+
+def dump(data: dict[str, Any]) -> str:
+    """The exact text a golden file is written with."""
+    return json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or with ``--check``, compare) every golden file; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that would change")
+    args = parser.parse_args(argv)
+    changed = []
+    for name in SCENARIOS:
+        path = HERE / f"{name}.json"
+        text = dump(build(name))
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old != text:
+            changed.append(path.name)
+            if not args.check:
+                path.write_text(text, encoding="utf-8")
+    stale = sorted(p.name for p in HERE.glob("*.json") if p.stem not in SCENARIOS)
+    for name in changed:
+        print(("would change: " if args.check else "rewrote: ") + name)
+    for name in stale:
+        print(f"not produced by this script (delete it or add a scenario): {name}")
+    if changed and not args.check:
+        print("Golden files changed: bump the env id's version or state the reason with the diff.")
+    return 1 if (args.check and changed) or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
