@@ -90,6 +90,11 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     * v0: initial version.
     """
 
+    __slots__ = (
+        "num_hands", "ante", "first_opener", "_chips", "_hand", "_cards", "_bets", "_pot",
+        "_opener", "_hand_text",
+    )
+
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "kuhn_poker_v0"}
     move_names: ClassVar[tuple[str, ...]] = MOVES
     state_size: ClassVar[int] = 19

@@ -131,6 +131,11 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     * v0: initial version.
     """
 
+    __slots__ = (
+        "max_rounds", "start", "values", "max_message_chars", "max_quantity", "state_scale",
+        "_inventory", "_initial_value", "_pending", "_round",
+    )
+
     metadata: ClassVar[dict[str, Any]] = {
         **TurnBasedTextEnv.metadata,
         "name": "simple_negotiation_v0",

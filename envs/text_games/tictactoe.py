@@ -79,6 +79,8 @@ class TicTacToeEnv(TurnBasedTextEnv):
     * v0: initial version.
     """
 
+    __slots__ = ("_board", "_board_text", "_free", "_planes")
+
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "tictactoe_v0"}
     move_names: ClassVar[tuple[str, ...]] = _MOVES
     state_size: ClassVar[int] = 18
@@ -89,7 +91,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
         self._board_text = _EMPTY_BOARD
         self._free = tuple(range(9))
         # Per seat: own marks in 0-8, opponent marks in 9-17 (kept up to date by _apply).
-        self._planes = (np.zeros(18, dtype=np.float32), np.zeros(18, dtype=np.float32))
+        self._planes = ([0.0] * 18, [0.0] * 18)
         return "player_0"
 
     def _rules(self, agent: str) -> str:
@@ -166,7 +168,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
 
     def state_tensor(self, agent: str) -> np.ndarray:
         """18 floats: 1 where ``agent`` has a mark (cells 0-8), then 1 where the opponent has one."""
-        return self._planes[self._agent_index[agent]].copy()
+        return np.array(self._planes[self._agent_index[agent]], dtype=np.float32)
 
     def agent_view(self, agent: str) -> dict[str, Any]:
         """``board`` (cell -> ``"X"``, ``"O"`` or ``None``), own ``mark`` and ``legal`` cells."""

@@ -54,6 +54,17 @@ class TurnBasedTextEnv(AECEnv):
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
     """
 
+    # Per-step state lives in slots: the instance dict of an env holds more names than CPython's
+    # shared-key dicts allow, and attribute access on the hot path is much cheaper this way.
+    __slots__ = (
+        "agents", "rewards", "_cumulative_rewards", "_components", "terminations", "truncations",
+        "_history", "_transcript", "_feedback", "_last_parse", "_last_invalid", "_outcome", "_turn",
+        "_attempts_left", "agent_selection", "_infos", "_infos_complete", "_obs_cache", "_live",
+        "_legal_entry", "_system_prompts", "_canonical_index", "_retry_budget", "_next_seat",
+        "_agent_index", "max_action_chars", "max_observation_chars", "max_turns", "_zero_mask",
+        "_seed", "_rng", "_np_random", "_np_random_seed", "invalid_move", "possible_agents",
+    )
+
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["ansi"],
         "render_fps": 1,
@@ -72,6 +83,11 @@ class TurnBasedTextEnv(AECEnv):
     has_chance: ClassVar[bool] = False
     """Whether the game draws random events (deals); declared so generic tests can check seeding."""
     default_invalid_move: ClassVar[InvalidMovePolicy] = InvalidMovePolicy()
+    _legal_table_cache: ClassVar[dict] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._legal_table_cache = {}  # one per game class: legal-index tuples of different games differ
 
     def __init__(
         self,
@@ -129,7 +145,7 @@ class TurnBasedTextEnv(AECEnv):
         self._seed: int | None = None
         self._rng: random.Random | None = None
         self._system_prompts: dict[str, str] | None = None
-        self._current_legal: Sequence[int] = ()
+        self._legal_entry: tuple[tuple[str, ...], np.ndarray, frozenset[int]] | None = None
         self.agents = []
 
     # ---- spaces ----------------------------------------------------------------------------
@@ -219,12 +235,8 @@ class TurnBasedTextEnv(AECEnv):
         self._tell(f"Game over: {reason}")
 
     def _to_act(self, agent: str) -> bool:
-        """Whether ``agent`` is the one to move in a game that is still going."""
-        return (
-            self._outcome is None
-            and agent == self.agent_selection
-            and not self.truncations.get(agent, False)
-        )
+        """Whether ``agent`` is the one to move in a game that is still going (after a step)."""
+        return self._live and agent == self.agent_selection
 
     def _invalid_rule_text(self) -> str:
         """One sentence, for the rules, on what an unusable reply costs under the current policy."""
@@ -303,7 +315,8 @@ class TurnBasedTextEnv(AECEnv):
                     action = action[-self.max_action_chars :]
                 span = answer_span(action)
                 index = self._canonical_index.get(span.strip())
-            if index is not None and index in self._legal_tables(self._legal_indices(agent))[2]:
+            legal = self._legal_entry or self._legal_tables(self._legal_indices(agent))
+            if index is not None and index in legal[2]:
                 move = self._move_from_index(index)
                 self._last_parse[agent] = {
                     "ok": True,
@@ -345,6 +358,22 @@ class TurnBasedTextEnv(AECEnv):
             if reward:
                 self._cumulative_rewards[a] += reward
         self._refresh_infos()
+
+    def _was_dead_step(self, action: Any) -> None:
+        """Remove the finished agent that is selected (PettingZoo's rule, for games where all
+        agents finish together, which is what this base class produces)."""
+        if action is not None:
+            raise ValueError("when an agent is dead, the only valid action is None")
+        agent = self.agent_selection
+        del self.terminations[agent], self.truncations[agent]
+        del self.rewards[agent], self._cumulative_rewards[agent]
+        self._infos.pop(agent, None)
+        self.agents.remove(agent)
+        for other in self.agents:
+            if self.terminations[other] or self.truncations[other]:
+                self.agent_selection = other
+                break
+        self.rewards = dict.fromkeys(self.agents, 0.0)
 
     def render(self) -> str | None:
         """The transcript so far (``ansi``); a warning and ``None`` without a render mode."""
@@ -476,6 +505,7 @@ class TurnBasedTextEnv(AECEnv):
         self._infos = {}
         self._infos_complete = False
         self._obs_cache = {}
+        self._legal_entry = None
         current = self.agent_selection
         self._live = not (self.terminations[current] or self.truncations[current])
 
@@ -512,12 +542,15 @@ class TurnBasedTextEnv(AECEnv):
     def _build_info(self, agent: str) -> dict[str, Any]:
         components = self._components[agent]
         if self._live and agent == self.agent_selection:
-            indices = self._current_legal = self._legal_indices(agent)
-            names, mask, _ = self._legal_tables(indices)
+            entry = self._legal_entry = self._legal_tables(self._legal_indices(agent))
+            names, mask = entry[0], entry[1]
             user = self._user_text(agent)
             system = self._system_prompts[agent]
             if agent not in self._obs_cache:
-                self._obs_cache[agent] = self._render_prompt(agent, user)
+                prompt = f"{system}\n\n{user}"
+                if len(prompt) > self.max_observation_chars:
+                    prompt = prompt[: self.max_observation_chars]
+                self._obs_cache[agent] = prompt
             return {
                 "role": agent,
                 "turn": self._turn,
@@ -548,10 +581,7 @@ class TurnBasedTextEnv(AECEnv):
         self, indices: Sequence[int]
     ) -> tuple[tuple[str, ...], np.ndarray, frozenset[int]]:
         """Names, mask and set of a legal-index tuple, cached per class (games have few distinct sets)."""
-        cache = type(self).__dict__.get("_legal_table_cache")
-        if cache is None:
-            cache = {}
-            type(self)._legal_table_cache = cache
+        cache = self._legal_table_cache
         entry = cache.get(indices)
         if entry is None:
             names = self.move_names
