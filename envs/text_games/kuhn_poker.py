@@ -91,8 +91,16 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     """
 
     __slots__ = (
-        "num_hands", "ante", "first_opener", "_chips", "_hand", "_cards", "_bets", "_pot",
-        "_opener", "_hand_text",
+        "num_hands",
+        "ante",
+        "first_opener",
+        "_chips",
+        "_hand",
+        "_cards",
+        "_bets",
+        "_pot",
+        "_opener",
+        "_hand_text",
     )
 
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "kuhn_poker_v0"}

@@ -132,8 +132,16 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     """
 
     __slots__ = (
-        "max_rounds", "start", "values", "max_message_chars", "max_quantity", "state_scale",
-        "_inventory", "_initial_value", "_pending", "_round",
+        "max_rounds",
+        "start",
+        "values",
+        "max_message_chars",
+        "max_quantity",
+        "state_scale",
+        "_inventory",
+        "_initial_value",
+        "_pending",
+        "_round",
     )
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -283,7 +291,12 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         deny = _DENY_RE.search(span) is not None
         pending = self._pending is not None and self._pending[0] != agent
         if accept and deny and pending:
-            return ParseResult(False, None, "[Accept] [Deny]", "both [Accept] and [Deny]: answer the offer one way.")
+            return ParseResult(
+                False,
+                None,
+                "[Accept] [Deny]",
+                "both [Accept] and [Deny]: answer the offer one way.",
+            )
         if accept and pending:
             get = self._pending[1].get
             inv = self._inventory[agent]

@@ -57,12 +57,41 @@ class TurnBasedTextEnv(AECEnv):
     # Per-step state lives in slots: the instance dict of an env holds more names than CPython's
     # shared-key dicts allow, and attribute access on the hot path is much cheaper this way.
     __slots__ = (
-        "agents", "rewards", "_cumulative_rewards", "_components", "terminations", "truncations",
-        "_history", "_transcript", "_feedback", "_last_parse", "_last_invalid", "_outcome", "_turn",
-        "_attempts_left", "agent_selection", "_infos", "_infos_complete", "_obs_cache", "_live",
-        "_legal_entry", "_system_prompts", "_canonical_index", "_retry_budget", "_next_seat",
-        "_agent_index", "max_action_chars", "max_observation_chars", "max_turns", "_zero_mask",
-        "_seed", "_rng", "_np_random", "_np_random_seed", "invalid_move", "possible_agents",
+        "agents",
+        "rewards",
+        "_cumulative_rewards",
+        "_components",
+        "terminations",
+        "truncations",
+        "_history",
+        "_transcript",
+        "_feedback",
+        "_last_parse",
+        "_last_invalid",
+        "_outcome",
+        "_turn",
+        "_attempts_left",
+        "agent_selection",
+        "_infos",
+        "_infos_complete",
+        "_obs_cache",
+        "_live",
+        "_legal_entry",
+        "_system_prompts",
+        "_canonical_index",
+        "_retry_budget",
+        "_next_seat",
+        "_agent_index",
+        "max_action_chars",
+        "max_observation_chars",
+        "max_turns",
+        "_zero_mask",
+        "_seed",
+        "_rng",
+        "_np_random",
+        "_np_random_seed",
+        "invalid_move",
+        "possible_agents",
     )
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -360,8 +389,11 @@ class TurnBasedTextEnv(AECEnv):
         self._refresh_infos()
 
     def _was_dead_step(self, action: Any) -> None:
-        """Remove the finished agent that is selected (PettingZoo's rule, for games where all
-        agents finish together, which is what this base class produces)."""
+        """Remove the selected finished agent and select the next finished one.
+
+        PettingZoo's rule, simplified for games whose agents all finish together, which is what
+        this base class produces.
+        """
         if action is not None:
             raise ValueError("when an agent is dead, the only valid action is None")
         agent = self.agent_selection
