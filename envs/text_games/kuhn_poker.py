@@ -30,6 +30,7 @@ _LEGAL = {
 _LEGAL_TEXT = {
     seq: "Legal moves: " + ", ".join(MOVES[m] for m in moves) for seq, moves in _LEGAL.items()
 }
+_ACTION_LINES = {(f"player_{i}", m): f"player_{i} {_VERBS[m]}." for i in range(2) for m in range(4)}
 _SHOWDOWN = frozenset({(CHECK, CHECK), (BET, CALL), (CHECK, BET, CALL)})
 _DEALS = tuple(permutations(range(3), 2))  # (card of player_0, card of player_1), equally likely
 
@@ -119,6 +120,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         self.num_hands = num_hands
         self.ante = ante
         self.first_opener = first_opener
+        self._deal_texts: dict[tuple[int, int, int], tuple] = {}
         super().__init__(**kwargs)
 
     # ---- game hooks ------------------------------------------------------------------------
@@ -129,28 +131,41 @@ class KuhnPokerEnv(TurnBasedTextEnv):
 
     def _deal(self) -> str:
         """Start the next hand; return its opener."""
-        self._hand += 1
+        hand = self._hand = self._hand + 1
         first, second = _DEALS[int(self.rng.random() * 6)]
         self._cards = {"player_0": first, "player_1": second}
         self._bets: tuple[int, ...] = ()  # move indices of this hand, in order
         self._pot = 2 * self.ante
-        for agent in self.possible_agents:
-            self._chips[agent] -= self.ante
-        self._opener = self.possible_agents[(self.first_opener + self._hand - 1) % 2]
-        self._note(
-            f"Hand {self._hand}: player_0 holds {CARDS[self._cards['player_0']]}, "
-            f"player_1 holds {CARDS[self._cards['player_1']]}."
-        )
-        self._hand_text = {
-            a: f"Hand {self._hand} of {self.num_hands}. Your card: {CARDS[self._cards[a]]}."
-            for a in self.possible_agents
-        }
-        for agent in self.possible_agents:
-            self._history[agent].append(
-                f"Hand {self._hand} of {self.num_hands}: you hold {CARDS[self._cards[agent]]}; "
-                f"each player antes {self.ante}; {self._opener} acts first."
-            )
+        chips = self._chips
+        chips["player_0"] -= self.ante
+        chips["player_1"] -= self.ante
+        key = (hand, first, second)
+        texts = self._deal_texts.get(key)
+        if texts is None:
+            texts = self._deal_texts[key] = self._describe_deal(*key)
+        self._opener, note, self._hand_text, lines = texts
+        self._note(note)
+        for agent, line in lines:
+            self._history[agent].append(line)
         return self._opener
+
+    def _describe_deal(self, hand: int, first: int, second: int) -> tuple:
+        """Opener and texts of a deal (cached per env: there are 6 deals per hand number)."""
+        cards = {"player_0": first, "player_1": second}
+        opener = self.possible_agents[(self.first_opener + hand - 1) % 2]
+        note = f"Hand {hand}: player_0 holds {CARDS[first]}, player_1 holds {CARDS[second]}."
+        hand_text = {
+            a: f"Hand {hand} of {self.num_hands}. Your card: {CARDS[cards[a]]}." for a in cards
+        }
+        lines = tuple(
+            (
+                a,
+                f"Hand {hand} of {self.num_hands}: you hold {CARDS[cards[a]]}; "
+                f"each player antes {self.ante}; {opener} acts first.",
+            )
+            for a in cards
+        )
+        return opener, note, hand_text, lines
 
     def _rules(self, agent: str) -> str:
         return (
@@ -202,7 +217,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     def _apply(self, agent: str, move: int) -> str | None:
         other = self._other(agent)
         bets = self._bets = self._bets + (move,)
-        self._tell(f"{agent} {_VERBS[move]}.")
+        self._tell(_ACTION_LINES[agent, move])
         if move in (BET, CALL):
             self._pot += 1
             self._chips[agent] -= 1

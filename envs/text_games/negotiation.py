@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -40,8 +40,9 @@ class Offer:
         return f"[Offer: {side(self.give)} -> {side(self.get)}]"
 
 
-@dataclass(frozen=True)
-class _Move:
+class _Move(NamedTuple):
+    """One turn: the tokens found and the message (a named tuple: one is built per step)."""
+
     accept: bool = False
     deny: bool = False
     offer: Offer | None = None
@@ -50,9 +51,14 @@ class _Move:
 
 @lru_cache(maxsize=8)
 def _canonical_moves(max_quantity: int) -> tuple[tuple[str, ...], tuple[_Move, ...]]:
+    # Each canonical move's message is its own text, as if a model had sent exactly that.
     names, moves = (
         [NO_OFFER_TEXT, "[Accept]", "[Deny]"],
-        [_Move(), _Move(accept=True), _Move(deny=True)],
+        [
+            _Move(message=NO_OFFER_TEXT),
+            _Move(True, message="[Accept]"),
+            _Move(deny=True, message="[Deny]"),
+        ],
     )
     for give_r, get_r in ((0, 1), (1, 0)):
         for g in range(1, max_quantity + 1):
@@ -61,7 +67,7 @@ def _canonical_moves(max_quantity: int) -> tuple[tuple[str, ...], tuple[_Move, .
                 get = (r, 0) if get_r == 0 else (0, r)
                 offer = Offer(give, get)
                 names.append(offer.text())
-                moves.append(_Move(offer=offer))
+                moves.append(_Move(offer=offer, message=names[-1]))
     return tuple(names), tuple(moves)
 
 
@@ -271,7 +277,9 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         return True
 
     def _parse_move(self, agent: str, span: str) -> ParseResult:
-        message = span
+        # What the other player will read: one line, capped, with double quotes replaced so the
+        # words cannot close their own quotation.
+        message = " ".join(span.split())[: self.max_message_chars].replace('"', "'")
         offer = None
         offers = _OFFER_RE.findall(span)
         if offers:
@@ -342,8 +350,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         return Offer(give, get)
 
     def _move_from_index(self, index: int) -> _Move:
-        move = self._moves[index]
-        return _Move(move.accept, move.deny, move.offer, self.move_names[index])
+        return self._moves[index]
 
     def _fallback_move(self, agent: str) -> _Move:
         return _Move(message="")
@@ -351,8 +358,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     def _apply(self, agent: str, move: _Move) -> str | None:
         other = self._other(agent)
         self._round += 1
-        # One line, capped, with double quotes replaced so the words cannot close their own quote.
-        said = " ".join(move.message.split())[: self.max_message_chars].replace('"', "'")
+        said = move.message  # already one line, capped and quote-safe (see _parse_move)
         if said:
             self._tell(f'{agent} says: "{said}"')
         if not said and move.offer is None:
@@ -424,6 +430,7 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         }
 
 
+@lru_cache(maxsize=4096)
 def _items(q: tuple[int, int]) -> str:
     return " and ".join(f"{n} {r}" for n, r in zip(q, RESOURCES, strict=True) if n) or "nothing"
 
