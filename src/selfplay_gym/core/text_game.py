@@ -330,7 +330,8 @@ class TurnBasedTextEnv(AECEnv):
             self._was_dead_step(action)
             return
         self._cumulative_rewards[agent] = 0.0
-        self._components[agent] = {}
+        if self._components[agent]:
+            self._components[agent] = {}
         self.rewards = dict.fromkeys(self.agents, 0.0)
 
         move = None
