@@ -31,6 +31,8 @@ _LEGAL_TEXT = {
     seq: "Legal moves: " + ", ".join(MOVES[m] for m in moves) for seq, moves in _LEGAL.items()
 }
 _ACTION_LINES = {(f"player_{i}", m): f"player_{i} {_VERBS[m]}." for i in range(2) for m in range(4)}
+# "Chips: you -1, opponent +1." lines, built once; bounded by the range of chip counts.
+_CHIPS_TEXT: dict[tuple[int, int], str] = {}
 _SHOWDOWN = frozenset({(CHECK, CHECK), (BET, CALL), (CHECK, BET, CALL)})
 _DEALS = tuple(permutations(range(3), 2))  # (card of player_0, card of player_1), equally likely
 
@@ -184,7 +186,10 @@ class KuhnPokerEnv(TurnBasedTextEnv):
 
     def _state_text(self, agent: str) -> str:
         chips = self._chips
-        head = f"Chips: you {chips[agent]:+d}, opponent {chips[self._next_seat[agent]]:+d}."
+        key = (chips[agent], chips[self._next_seat[agent]])
+        head = _CHIPS_TEXT.get(key)
+        if head is None:
+            head = _CHIPS_TEXT[key] = f"Chips: you {key[0]:+d}, opponent {key[1]:+d}."
         if not self._to_act(agent):
             return head
         return f"{head}\n{self._hand_text[agent]} Pot: {self._pot}.\n{_LEGAL_TEXT[self._bets]}"
