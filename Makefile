@@ -37,9 +37,10 @@ lint: $(STAMP)  ## ruff lint
 format: $(STAMP)  ## ruff format
 	$(VENV)/bin/ruff format src envs wrappers baselines tests benchmarks docs
 
-bench: $(STAMP)  ## Side-by-side speed against TextArena and PettingZoo
+bench: $(STAMP)  ## Side-by-side speed against TextArena and PettingZoo (wall clock, then instruction counts)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/text_games.py
+	command -v valgrind >/dev/null && $(PY) benchmarks/instructions.py || echo "valgrind not found: instruction counts skipped"
 
 docs: $(STAMP)  ## Regenerate the env pages in docs/envs from the env docstrings
 	$(PY) docs/gen_env_pages.py
