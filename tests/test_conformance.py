@@ -27,6 +27,7 @@ SPECS = [s for s in selfplay_gym.ENV_SPECS if s.kind == "aec"]
 IDS = [s.id for s in SPECS]
 INFO_KEYS = {
     "role",
+    "seat",
     "turn",
     "phase",
     "legal_actions",
@@ -117,7 +118,7 @@ def test_every_agent_has_the_info_schema_on_every_step(env_id):
         assert set(env.infos) == set(env.agents)
         for agent, info in env.infos.items():
             assert INFO_KEYS <= set(info), f"{agent} info lacks {INFO_KEYS - set(info)}"
-            assert info["role"] == agent
+            assert f"{info['role']}_{info['seat']}" == agent
             assert isinstance(info["turn"], int)
             assert info["action_mask"].dtype == np.int8
             assert info["action_mask"].shape == (len(env.unwrapped.move_names),)

@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_generated_env_pages_are_up_to_date():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "docs" / "gen_env_pages.py"), "--check"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr + "\nrun: make docs"
 

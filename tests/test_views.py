@@ -115,3 +115,19 @@ def test_random_numeric_play_never_hits_an_invalid_move_when_respecting_the_mask
                 assert obs in env.observation_space
                 done = terminated or truncated
             assert reward in (-1.0, 0.0, 1.0)
+
+
+def test_a_game_that_ends_before_the_learners_first_move_pays_on_the_next_step():
+    def forfeiting(observation, info):
+        return "no idea"
+
+    env = gymnasium.make("selfplay/TicTacToe-v0", learner="player_1", opponent=forfeiting)
+    obs, info = env.reset(seed=0)
+    assert info["legal_actions"] == []
+    _, reward, terminated, truncated, info = env.step("[4]")
+    assert (reward, terminated, truncated) == (0.5, True, False)
+    assert info["ended_before_first_move"] and info["reward_components"] == {"forfeit": 0.5}
+    with pytest.raises(RuntimeError, match="reset"):
+        env.unwrapped.step("[4]")
+    obs, info = env.reset(seed=1)  # and the next episode starts clean
+    assert info["legal_actions"] == [] and env.step("[0]")[1] == 0.5

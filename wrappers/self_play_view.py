@@ -33,7 +33,9 @@ class SelfPlayView(gymnasium.Env):
     ``reset`` and ``step`` advance the multi-agent game through the opponents' turns until the
     learner must act or the game is over. The reward of a ``step`` is everything the learner
     received since its previous action (the opponents' moves and the game's end included), and
-    ``info`` is the learner's info of the multi-agent env.
+    ``info`` is the learner's info of the multi-agent env. If the game ends before the learner's
+    first move, the first ``step`` (whatever its action) returns the reward with
+    ``terminated=True`` and ``info["ended_before_first_move"]``.
 
     Opponents are :class:`~selfplay_gym.core.bots.Bot` objects or callables
     ``(observation, info) -> action``. Each bot is re-seeded on every ``reset`` from this view's
@@ -61,6 +63,7 @@ class SelfPlayView(gymnasium.Env):
         self.action_space = env.action_space(learner)
         self.metadata = dict(env.metadata)
         self.render_mode = getattr(env, "render_mode", None)
+        self._pending_reward: float | None = None
 
     @property
     def aec_env(self) -> AECEnv:
@@ -75,19 +78,34 @@ class SelfPlayView(gymnasium.Env):
         for opponent, s in zip(self.opponents.values(), seeds[1:], strict=True):
             if isinstance(opponent, Bot):
                 opponent.reset(int(s))
-        self._play_opponents()
+        # The game can end before the learner's first move (an opponent forfeits, a turn limit):
+        # reset() cannot say so, so the reward is kept for the next step(), which ends the episode.
+        self._pending_reward = self._play_opponents()
         return self._observation(), _own_copy(self.env.infos[self.learner])
 
     def step(self, action: Any):
         """Play the learner's ``action``, then the opponents until the learner acts again."""
         env = self.env
         learner = self.learner
-        if learner not in env.agents or env.terminations[learner] or env.truncations[learner]:
+        pending, self._pending_reward = self._pending_reward, None
+        if learner in env.agents and (env.terminations[learner] or env.truncations[learner]):
+            if pending is None:
+                raise RuntimeError("the game is over: call reset() before step()")
+            info = _own_copy(env.infos[learner])
+            info["ended_before_first_move"] = True
+            return (
+                self._observation(),
+                float(pending),
+                bool(env.terminations[learner]),
+                bool(env.truncations[learner]),
+                info,
+            )
+        if learner not in env.agents:
             raise RuntimeError("the game is over: call reset() before step()")
         if env.agent_selection != learner:
             raise RuntimeError(f"it is {env.agent_selection}'s turn, not {learner}'s")
         env.step(action)
-        reward = env.rewards.get(learner, 0.0)
+        reward = env.rewards.get(learner, 0.0) + (pending or 0.0)
         reward += self._play_opponents()
         terminated = env.terminations.get(learner, True)
         truncated = env.truncations.get(learner, False)

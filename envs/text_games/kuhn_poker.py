@@ -178,7 +178,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
             "check the other player may [check], which goes to a showdown, or [bet]. Facing a bet "
             "a player may [call] (match it; showdown) or [fold] (give up the pot to the bettor). "
             "At a showdown the higher card wins the pot. The first player alternates between "
-            f"hands. After {self.num_hands} hands, whoever has more chips wins the match; equal "
+            f"hands. After {_count(self.num_hands, 'hand')}, whoever has more chips wins the match; equal "
             "chips is a draw.\n"
             "Think as much as you like, then give your move in square brackets inside "
             r"\boxed{}, for example \boxed{[check]}. " + self._invalid_rule_text()
@@ -279,6 +279,10 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class NashKuhnBot(Bot):
     """A Nash-equilibrium strategy of one Kuhn Poker hand (Kuhn, 1950), played every hand.
 
@@ -287,6 +291,9 @@ class NashKuhnBot(Bot):
     with probability alpha + 1/3. The second player bets a K, bluffs a J with probability 1/3
     after a check, and calls a bet with a Q with probability 1/3. Against any opponent its
     expected chips per hand are at least the game value (-1/18 as first player).
+
+    These rates are the equilibrium of the standard game (ante 1, bet 1); with another ante the
+    indifference conditions change and the bot is no longer an equilibrium strategy.
     """
 
     name = "strong"

@@ -11,7 +11,7 @@ import numpy as np
 
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.parsers import ParseResult
-from selfplay_gym.core.text_game import TurnBasedTextEnv
+from selfplay_gym.core.text_game import LegalTable, TurnBasedTextEnv
 
 __all__ = ["SimpleNegotiationEnv", "ValueAwareNegotiator", "Offer"]
 
@@ -20,6 +20,7 @@ _OFFER_RE = re.compile(r"\[\s*offer\s*:?([^\[\]]{0,300})\]", re.IGNORECASE)
 _ACCEPT_RE = re.compile(r"\[\s*accept\s*\]", re.IGNORECASE)
 _DENY_RE = re.compile(r"\[\s*deny\s*\]", re.IGNORECASE)
 _ITEM_RE = re.compile(r"^\s*(?:and\s+)?([0-9]{1,6})\s+(wood|gold)s?\s*$", re.IGNORECASE | re.ASCII)
+_OFFER_PREFIX_RE = re.compile(r"^i\s+(?:give|offer)\s+", re.IGNORECASE)
 _SPLIT_RE = re.compile(r",|\band\b|\+|&", re.IGNORECASE)
 NO_OFFER_TEXT = "I make no offer this turn."
 
@@ -157,8 +158,6 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
     state_size: ClassVar[int] = 15
     fallback_description: ClassVar[str] = "your turn passes without an offer"
     move_names, _moves = _canonical_moves(20)  # replaced per instance when max_quantity differs
-    _legal_cache: ClassVar[dict[tuple, tuple[int, ...]]] = {}
-    _tables_by_id: ClassVar[dict[int, tuple]] = {}
 
     def __init__(
         self,
@@ -176,8 +175,20 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
             raise ValueError(f"expected max_quantity to be an int in 1..100, got {max_quantity!r}")
         if len(start) != 2 or any(not isinstance(q, int) or not 0 <= q <= 1000 for q in start):
             raise ValueError(f"expected start to be two ints in 0..1000, got {start!r}")
-        if len(values) != 2 or any(len(v) != 2 for v in values):
-            raise ValueError(f"expected values as ((wood, gold), (wood, gold)), got {values!r}")
+        if (
+            len(values) != 2
+            or any(len(v) != 2 for v in values)
+            or any(
+                not isinstance(x, int) or isinstance(x, bool) or x < 0 for v in values for x in v
+            )
+        ):
+            raise ValueError(
+                f"expected values as ((wood, gold), (wood, gold)) of ints >= 0, got {values!r}"
+            )
+        if not isinstance(max_message_chars, int) or max_message_chars < 1:
+            raise ValueError(
+                f"expected max_message_chars to be a positive int, got {max_message_chars!r}"
+            )
         self.max_rounds = max_rounds
         self.start = tuple(start)
         self.values = tuple(tuple(v) for v in values)
@@ -243,28 +254,22 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
         return lines + "\nYour turn: write your message."
 
     def _legal_indices(self, agent: str) -> tuple[int, ...]:
+        return self._legal_table(agent)[0]
+
+    def _legal_table(self, agent: str) -> LegalTable:
+        # Hundreds of offers are legal at once, so the cache is keyed by what decides them (own
+        # inventory, and whether a pending offer can be accepted) instead of the index tuple.
         inv = self._inventory[agent]
         pending = None
         if self._pending is not None and self._pending[0] != agent:
             get = self._pending[1].get  # what the proposer asks of this agent
             pending = inv[0] >= get[0] and inv[1] >= get[1]
-        key = (self.max_quantity, inv[0], inv[1], pending)
-        cached = self._legal_cache.get(key)
-        if cached is None:
-            cached = self._legal_cache[key] = tuple(
-                i for i, m in enumerate(self._moves) if self._allowed(m, inv, pending)
-            )
-        return cached
-
-    def _legal_tables(
-        self, indices: tuple[int, ...]
-    ) -> tuple[tuple[str, ...], np.ndarray, frozenset[int]]:
-        # Legal sets here hold hundreds of offers; they are interned in _legal_cache, so key the
-        # table by identity instead of hashing the whole tuple on every step.
-        entry = self._tables_by_id.get(id(indices))
-        if entry is None or entry[0] is not indices:
-            entry = self._tables_by_id[id(indices)] = (indices, *super()._legal_tables(indices))
-        return entry[1:]
+        key = (inv[0], inv[1], pending)
+        entry = self._legal_table_cache.get(key)
+        if entry is None:
+            indices = tuple(i for i, m in enumerate(self._moves) if self._allowed(m, inv, pending))
+            entry = self._legal_table_cache[key] = self._make_legal_table(indices)
+        return entry
 
     @staticmethod
     def _allowed(move: _Move, inv: list[int], pending: bool | None) -> bool:
@@ -326,6 +331,8 @@ class SimpleNegotiationEnv(TurnBasedTextEnv):
 
     @staticmethod
     def _parse_offer(body: str) -> Offer | str:
+        # Accept what TextArena accepts too: "I give ..." / "I offer ..." and trailing punctuation.
+        body = _OFFER_PREFIX_RE.sub("", body.strip()).rstrip(" .,!?;")
         sides = body.replace("\u2192", "->").split("->")
         if len(sides) != 2:
             return "a malformed offer: expected '[Offer: <what you give> -> <what you get>]' with one '->'."

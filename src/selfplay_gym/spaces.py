@@ -26,7 +26,7 @@ _SAMPLE_ALPHABET = (
 
 
 class UnicodeText(Space[str]):
-    r"""Any Python ``str`` of length ``min_length`` to ``max_length``.
+    r"""Any Python ``str`` of length ``min_length`` to ``max_length`` (``None``: no upper bound).
 
     Example:
         >>> space = UnicodeText(max_length=10)
@@ -36,10 +36,12 @@ class UnicodeText(Space[str]):
         True
     """
 
-    def __init__(self, max_length: int, *, min_length: int = 0, seed: int | None = None):
-        if not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"expected max_length to be a positive int, got {max_length!r}")
-        if not isinstance(min_length, int) or not 0 <= min_length <= max_length:
+    def __init__(self, max_length: int | None, *, min_length: int = 0, seed: int | None = None):
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(
+                f"expected max_length to be a positive int or None, got {max_length!r}"
+            )
+        if not isinstance(min_length, int) or not 0 <= min_length <= (max_length or min_length):
             raise ValueError(f"expected 0 <= min_length <= {max_length}, got {min_length!r}")
         self.max_length = max_length
         self.min_length = min_length
@@ -52,13 +54,19 @@ class UnicodeText(Space[str]):
 
     def contains(self, x: Any) -> bool:
         """Whether ``x`` is a ``str`` of an allowed length."""
-        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+        return (
+            isinstance(x, str)
+            and self.min_length <= len(x)
+            and (self.max_length is None or len(x) <= self.max_length)
+        )
 
     def sample(self, mask: Any = None, probability: Any = None) -> str:
         """A random string of up to 64 characters (within the length bounds)."""
         if probability is not None:
             raise ValueError("UnicodeText.sample does not take a probability")
-        upper = min(self.max_length, max(self.min_length, 64))
+        upper = max(self.min_length, 64)
+        if self.max_length is not None:
+            upper = min(self.max_length, upper)
         length = int(self.np_random.integers(self.min_length, upper + 1))
         picks = self.np_random.integers(0, len(_SAMPLE_ALPHABET), size=length)
         return "".join(_SAMPLE_ALPHABET[i] for i in picks)
@@ -96,7 +104,7 @@ class MoveText(UnicodeText):
         '[1]'
     """
 
-    def __init__(self, max_length: int, moves: Sequence[str], *, seed: int | None = None):
+    def __init__(self, max_length: int | None, moves: Sequence[str], *, seed: int | None = None):
         super().__init__(max_length, seed=seed)
         self.moves = tuple(moves)
         if not self.moves:

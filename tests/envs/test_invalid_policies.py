@@ -69,7 +69,7 @@ def test_forfeit_is_minus_1_5_plus_0_5_and_ends_the_game(game, offender_seat):
     assert env.rewards == {offender: -1.5, winner: 0.5}
     assert env.terminations == {"player_0": True, "player_1": True}
     assert env.truncations == {"player_0": False, "player_1": False}
-    reason = g['error'].rstrip('.')
+    reason = g["error"].rstrip(".")
     assert f"{offender} made an invalid move and forfeits the game ({reason})." in env.render()
     for agent in ("player_0", "player_1"):
         assert f"{offender} made an invalid move and forfeits the game" in env.observe(agent)

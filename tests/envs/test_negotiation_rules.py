@@ -453,3 +453,36 @@ def test_value_aware_negotiator_never_loses_value_against_random(bot_seat):
             assert not env.infos[agent]["invalid_action"]
             assert value(bot_seat, env.agent_view(bot_seat)["inventory"]) >= 200
         assert env.rewards[bot_seat] in (-1.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "[Offer: 3 Wood -> 2 Gold.]",
+        "[Offer: I give 3 Wood -> 2 Gold]",
+        "[offer: i offer 3 wood -> 2 gold!]",
+    ],
+)
+def test_offers_read_as_leniently_as_textarena(offer):
+    env = selfplay_gym.make("selfplay/SimpleNegotiation-v0")
+    env.reset(seed=0)
+    env.step(offer)
+    assert env.infos["player_0"]["parse"] == {
+        "ok": True,
+        "extracted": "[Offer: 3 Wood -> 2 Gold]",
+        "error": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"values": ((5.5, 15), (15, 5))},
+        {"values": (("a", 1), (1, 1))},
+        {"max_message_chars": -5},
+        {"values": ((5, 15),)},
+    ],
+)
+def test_bad_constants_are_rejected_with_a_clear_error(kwargs):
+    with pytest.raises(ValueError, match="expected"):
+        selfplay_gym.make("selfplay/SimpleNegotiation-v0", **kwargs)

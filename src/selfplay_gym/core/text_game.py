@@ -21,8 +21,6 @@ complete examples.
 from __future__ import annotations
 
 import random
-import sys
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +36,11 @@ from selfplay_gym.spaces import MoveText, UnicodeText
 __all__ = ["TurnBasedTextEnv", "DEFAULT_MAX_OBSERVATION_CHARS"]
 
 DEFAULT_MAX_OBSERVATION_CHARS = 65536
+MIN_OBSERVATION_CHARS = 1024
+"""Smallest prompt cap accepted: the rules may be shortened to fit, the position never is."""
+
+LegalTable = tuple[tuple[int, ...], tuple[str, ...], np.ndarray, frozenset[int]]
+"""Legal moves in every form: indices, names, read-only ``int8`` mask, set of indices."""
 
 
 class TurnBasedTextEnv(AECEnv):
@@ -82,6 +85,7 @@ class TurnBasedTextEnv(AECEnv):
         "_retry_budget",
         "_next_seat",
         "_agent_index",
+        "_roles",
         "max_action_chars",
         "max_observation_chars",
         "max_turns",
@@ -90,7 +94,8 @@ class TurnBasedTextEnv(AECEnv):
         "_rng",
         "_np_random",
         "_np_random_seed",
-        "invalid_move",
+        "_invalid_move",
+        "_legal_table_cache",
         "possible_agents",
     )
 
@@ -112,11 +117,6 @@ class TurnBasedTextEnv(AECEnv):
     has_chance: ClassVar[bool] = False
     """Whether the game draws random events (deals); declared so generic tests can check seeding."""
     default_invalid_move: ClassVar[InvalidMovePolicy] = InvalidMovePolicy()
-    _legal_table_cache: ClassVar[dict] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._legal_table_cache = {}  # one per game class: legal-index tuples of different games differ
 
     def __init__(
         self,
@@ -139,8 +139,12 @@ class TurnBasedTextEnv(AECEnv):
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected {name} to be a positive int, got {value!r}")
+        if max_observation_chars < MIN_OBSERVATION_CHARS:
+            raise ValueError(
+                f"expected max_observation_chars >= {MIN_OBSERVATION_CHARS}, got {max_observation_chars}"
+            )
         self.render_mode = render_mode
-        self.invalid_move = (
+        self._invalid_move = (
             self.default_invalid_move
             if invalid_move is None
             else InvalidMovePolicy.coerce(invalid_move)
@@ -150,6 +154,9 @@ class TurnBasedTextEnv(AECEnv):
         self.max_observation_chars = max_observation_chars
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._roles = {
+            a: a.rpartition("_")[0] for a in self.possible_agents
+        }  # "player_1" -> "player"
         self._next_seat = {
             a: self.possible_agents[(i + 1) % self.num_players]
             for i, a in enumerate(self.possible_agents)
@@ -160,7 +167,7 @@ class TurnBasedTextEnv(AECEnv):
         }
         self._action_spaces = {
             # Any string is a valid action (only its tail is read), whatever its length.
-            a: MoveText(sys.maxsize, self.move_names)
+            a: MoveText(None, self.move_names)
             for a in self.possible_agents
         }
         self._state_space = Box(-1.0, 1.0, shape=(self.state_size,), dtype=np.float32)
@@ -168,13 +175,15 @@ class TurnBasedTextEnv(AECEnv):
         self._zero_mask = np.zeros(n_moves, dtype=np.int8)
         self._zero_mask.flags.writeable = False
         self._canonical_index = {name: i for i, name in enumerate(self.move_names)}
-        self._retry_budget = self.invalid_move.retry_budget
+        self._retry_budget = self._invalid_move.retry_budget
+        # Legal-index tuple -> (names, read-only mask, set); per env, since move sets may differ.
+        self._legal_table_cache: dict[tuple[int, ...], tuple] = {}
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
         self._seed: int | None = None
         self._rng: random.Random | None = None
         self._system_prompts: dict[str, str] | None = None
-        self._legal_entry: tuple[tuple[str, ...], np.ndarray, frozenset[int]] | None = None
+        self._legal_entry: LegalTable | None = None
         self.agents = []
 
     # ---- spaces ----------------------------------------------------------------------------
@@ -185,6 +194,11 @@ class TurnBasedTextEnv(AECEnv):
     def action_space(self, agent: str) -> MoveText:
         """The action space of ``agent``: any text, with the canonical moves for masked sampling."""
         return self._action_spaces[agent]
+
+    @property
+    def invalid_move(self) -> InvalidMovePolicy:
+        """The invalid-move policy, fixed at construction (prompts and budgets are built from it)."""
+        return self._invalid_move
 
     @property
     def state_space(self) -> Box:
@@ -274,9 +288,12 @@ class TurnBasedTextEnv(AECEnv):
             return "A reply without a legal move loses the game on the spot."
         if policy.mode == "penalize":
             return f"A reply without a legal move is penalized and {self.fallback_description}."
+        then = "loses the game" if policy.exhausted == "forfeit" else "is penalized"
+        if policy.retry_budget == 0:
+            return f"A reply without a legal move {then}."
         return (
             f"A reply without a legal move must be resubmitted; after {policy.retry_budget} failed "
-            f"retries in one turn it {'loses the game' if policy.exhausted == 'forfeit' else 'is penalized'}."
+            f"retries in one turn it {then}."
         )
 
     def _other(self, agent: str) -> str:
@@ -345,8 +362,8 @@ class TurnBasedTextEnv(AECEnv):
                     action = action[-self.max_action_chars :]
                 span = answer_span(action)
                 index = self._canonical_index.get(span.strip())
-            legal = self._legal_entry or self._legal_tables(self._legal_indices(agent))
-            if index is not None and index in legal[2]:
+            legal = self._legal_entry or self._legal_table(agent)
+            if index is not None and index in legal[3]:
                 move = self._move_from_index(index)
                 self._last_parse[agent] = {
                     "ok": True,
@@ -429,7 +446,7 @@ class TurnBasedTextEnv(AECEnv):
             or self.truncations.get(agent, True)
         ):
             return []
-        return list(self._legal_tables(tuple(self._legal_indices(agent)))[0])
+        return list(self._legal_table(agent)[1])
 
     @property
     def transcript(self) -> list[str]:
@@ -442,7 +459,7 @@ class TurnBasedTextEnv(AECEnv):
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
             index = int(action)
             legal = self._legal_indices(agent)
-            if index in self._legal_tables(legal)[2]:
+            if index in self._legal_table(agent)[3]:
                 return ParseResult(True, self._move_from_index(index), self.move_names[index])
             return ParseResult(
                 False, None, None, f"expected a legal move index in {list(legal)}, got {index}."
@@ -526,10 +543,14 @@ class TurnBasedTextEnv(AECEnv):
         return text if len(text) <= room else text[len(text) - max(room, 0) :]
 
     def _render_prompt(self, agent: str, user: str) -> str:
-        text = f"{self._system_prompts[agent]}\n\n{user}"
-        return (
-            text if len(text) <= self.max_observation_chars else text[: self.max_observation_chars]
-        )
+        system = self._system_prompts[agent]
+        text = f"{system}\n\n{user}"
+        if len(text) <= self.max_observation_chars:
+            return text
+        # The user part was already fitted (oldest history dropped); if the rules still do not
+        # fit, shorten the rules: the current position and legal moves always stay.
+        room = self.max_observation_chars - len(user) - 6
+        return f"{system[: max(room, 0)]}...\n\n{user}"[-self.max_observation_chars :]
 
     def _refresh_infos(self) -> None:
         # Infos are built lazily, one agent at a time: last() needs only the acting agent's, and
@@ -575,22 +596,20 @@ class TurnBasedTextEnv(AECEnv):
     def _build_info(self, agent: str) -> dict[str, Any]:
         components = self._components[agent]
         if self._live and agent == self.agent_selection:
-            entry = self._legal_entry = self._legal_tables(self._legal_indices(agent))
-            names, mask = entry[0], entry[1]
+            entry = self._legal_entry = self._legal_table(agent)
+            names, mask = entry[1], entry[2]
             user = self._user_text(agent)
             system = self._system_prompts[agent]
             if agent not in self._obs_cache:
-                prompt = f"{system}\n\n{user}"
-                if len(prompt) > self.max_observation_chars:
-                    prompt = prompt[: self.max_observation_chars]
-                self._obs_cache[agent] = prompt
+                self._obs_cache[agent] = self._render_prompt(agent, user)
             return {
-                "role": agent,
+                "role": self._roles[agent],
+                "seat": self._agent_index[agent],
                 "turn": self._turn,
                 "phase": "play",
                 "legal_actions": list(names),
                 "action_mask": mask,
-                "parse": self._last_parse[agent],
+                "parse": self._last_parse[agent].copy(),
                 "invalid_action": self._last_invalid[agent],
                 "reward_components": components.copy() if components else {},
                 "messages": [
@@ -599,30 +618,48 @@ class TurnBasedTextEnv(AECEnv):
                 ],
             }
         return {
-            "role": agent,
+            "role": self._roles[agent],
+            "seat": self._agent_index[agent],
             "turn": self._turn,
             "phase": "play" if self._live else "over",
             "legal_actions": [],
             "action_mask": self._zero_mask,
-            "parse": self._last_parse[agent],
+            "parse": self._last_parse[agent].copy(),
             "invalid_action": self._last_invalid[agent],
             "reward_components": components.copy() if components else {},
             "messages": [],
         }
 
-    def _legal_tables(
-        self, indices: Sequence[int]
-    ) -> tuple[tuple[str, ...], np.ndarray, frozenset[int]]:
-        """Names, mask and set of a legal-index tuple, cached per class (games have few distinct sets)."""
-        cache = self._legal_table_cache
-        entry = cache.get(indices)
+    def _legal_table(self, agent: str) -> LegalTable:
+        """Indices, names, read-only mask and set of ``agent``'s legal moves now.
+
+        Cached per env by the legal-index tuple (games have few distinct legal sets). A game with
+        many legal moves may override this to key its cache by something cheaper to hash.
+        """
+        indices = self._legal_indices(agent)
+        entry = self._legal_table_cache.get(indices)
         if entry is None:
-            names = self.move_names
-            mask = np.zeros(len(names), dtype=np.int8)
-            mask[list(indices)] = 1
-            mask.flags.writeable = False
-            entry = cache[indices] = (tuple(names[i] for i in indices), mask, frozenset(indices))
+            entry = self._legal_table_cache[indices] = self._make_legal_table(indices)
         return entry
+
+    def _make_legal_table(self, indices: tuple[int, ...]) -> LegalTable:
+        names = self.move_names
+        mask = np.zeros(len(names), dtype=np.int8)
+        mask[list(indices)] = 1
+        mask.flags.writeable = False
+        return indices, tuple(names[i] for i in indices), mask, frozenset(indices)
+
+    def __setstate__(self, state: Any) -> None:
+        # The default restore of an object with __slots__ and __dict__, plus one repair: numpy
+        # does not keep the read-only flag through pickling, and the shared masks must keep it.
+        instance_dict, slot_values = state if isinstance(state, tuple) else (state, None)
+        if instance_dict:
+            self.__dict__.update(instance_dict)
+        for name, value in (slot_values or {}).items():
+            object.__setattr__(self, name, value)
+        self._zero_mask.flags.writeable = False
+        for entry in self._legal_table_cache.values():
+            entry[2].flags.writeable = False
 
     def __str__(self) -> str:
         return type(self).__name__

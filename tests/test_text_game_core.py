@@ -1,0 +1,82 @@
+"""The base class's own guarantees, beyond what the conformance suite checks per id."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import selfplay_gym
+
+
+def test_envs_with_different_move_sets_do_not_share_legal_tables():
+    # Two negotiation envs in one process, with different numeric move sets and the same inventory.
+    big = selfplay_gym.make("selfplay/SimpleNegotiation-v0", start=(0, 0), max_quantity=20)
+    small = selfplay_gym.make("selfplay/SimpleNegotiation-v0", start=(0, 0), max_quantity=3)
+    for env, n in ((big, 803), (small, 21)):
+        env.reset(seed=0)
+        info = env.last()[4]
+        assert info["action_mask"].shape == (n,)
+        assert env.action_space("player_0").sample(info["action_mask"]) in info["legal_actions"]
+
+
+def test_masks_are_read_only_and_stay_so_after_pickling():
+    env = selfplay_gym.make("selfplay/TicTacToe-v0")
+    env.reset(seed=0)
+    env.step("[4]")
+    for copy in (env, pickle.loads(pickle.dumps(env))):
+        for info in copy.infos.values():
+            with pytest.raises(ValueError, match="read-only"):
+                info["action_mask"][0] = 1
+        copy.step("[0]")
+        mover = copy.agent_selection
+        assert copy.last()[4]["action_mask"].tolist() == [0, 1, 1, 1, 0, 1, 1, 1, 1]
+        assert mover == "player_0"
+
+
+def test_infos_returned_on_different_steps_share_no_mutable_dicts():
+    env = selfplay_gym.make("selfplay/KuhnPoker-v0")
+    env.reset(seed=0)
+    first = env.infos["player_1"]
+    env.step("[check]")
+    second = env.infos["player_1"]
+    assert first["parse"] is not second["parse"]
+    assert first["reward_components"] is not second["reward_components"]
+
+
+def test_small_prompt_caps_keep_the_position_and_drop_the_oldest_history():
+    with pytest.raises(ValueError, match="max_observation_chars >= 1024"):
+        selfplay_gym.make("selfplay/TicTacToe-v0", max_observation_chars=300)
+    env = selfplay_gym.make(
+        "selfplay/KuhnPoker-v0", max_observation_chars=1024, num_hands=40, max_turns=500
+    )
+    env.reset(seed=0)
+    for _ in range(60):
+        env.step(env.last()[4]["legal_actions"][0])
+    observation = env.observe(env.agent_selection)
+    assert len(observation) <= 1024
+    assert observation.rstrip().endswith("Legal moves: [check], [bet]")
+    assert "earlier lines omitted" in observation
+    assert "Hand 1 of 40" not in observation  # the oldest hands went first
+
+
+def test_the_invalid_move_policy_is_fixed_at_construction():
+    env = selfplay_gym.make(
+        "selfplay/TicTacToe-v0", invalid_move={"mode": "retry", "retry_budget": 1}
+    )
+    with pytest.raises(AttributeError):
+        env.invalid_move = "forfeit"
+    env.reset(seed=0)
+    assert "after 1 failed" in env.observe("player_0")
+
+
+def test_state_tensors_stay_in_their_space_for_other_constants():
+    env = selfplay_gym.make("selfplay/KuhnPoker-v0", ante=3, num_hands=1)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    while env.agents:
+        agent = env.agent_selection
+        _, _, term, trunc, info = env.last()
+        assert env.state_space.contains(env.state_tensor(agent))
+        env.step(None if term or trunc else int(rng.choice(np.flatnonzero(info["action_mask"]))))
