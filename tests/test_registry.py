@@ -103,7 +103,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 def test_module_prefixed_id_works_without_importing_the_package():
     proc = _run(
-        "import gymnasium; env = gymnasium.make('selfplay_gym:selfplay/KuhnPoker-v0'); "
+        "import gymnasium; env = gymnasium.make('selfplay_gym:selfplay/KuhnPoker-v0', first_opener=0); "
         "print(env.reset(seed=0)[1]['legal_actions'])"
     )
     assert proc.returncode == 0, proc.stderr

@@ -49,7 +49,7 @@ def test_a_callable_opponent_gets_the_prompt_and_info():
         seen.append((observation, list(info["legal_actions"])))
         return info["legal_actions"][-1]
 
-    env = gymnasium.make("selfplay/KuhnPoker-v0", opponent=opponent)
+    env = gymnasium.make("selfplay/KuhnPoker-v0", opponent=opponent, first_opener=0)
     obs, info = env.reset(seed=1)
     env.step("[bet]")
     assert seen and "Kuhn Poker" in seen[0][0]

@@ -84,8 +84,8 @@ class KuhnPokerEnv(TurnBasedTextEnv):
 
     ## Arguments
 
-    ``num_hands`` (5), ``ante`` (1), ``first_opener`` (0: ``player_0`` opens hands 1, 3, 5; use 1
-    for TextArena's order), plus the base arguments of
+    ``num_hands`` (5), ``ante`` (1), ``first_opener`` (1: ``player_1`` opens hands 1, 3 and 5, as in
+    the TextArena env SPIRAL builds on; 0 lets ``player_0`` open), plus the base arguments of
     :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`.
 
     ## Version History
@@ -112,7 +112,7 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     has_chance: ClassVar[bool] = True
     fallback_description: ClassVar[str] = "you check if you can, else fold"
 
-    def __init__(self, *, num_hands: int = 5, ante: int = 1, first_opener: int = 0, **kwargs: Any):
+    def __init__(self, *, num_hands: int = 5, ante: int = 1, first_opener: int = 1, **kwargs: Any):
         if not isinstance(num_hands, int) or num_hands < 1:
             raise ValueError(f"expected num_hands to be a positive int, got {num_hands!r}")
         if not isinstance(ante, int) or ante < 1:

@@ -20,6 +20,7 @@ GAMES = {
     },
     "kuhn": {
         "id": "selfplay/KuhnPoker-v0",
+        "kwargs": {"first_opener": 0},  # the scripts below have player_0 open the first hand
         "good": "[check]",
         "reply": "[bet]",
         "bad": "[call]",
@@ -41,6 +42,7 @@ ALL = list(GAMES)
 
 
 def make(game, **kwargs):
+    kwargs = {**GAMES[game].get("kwargs", {}), **kwargs}
     env = selfplay_gym.make(GAMES[game]["id"], render_mode="ansi", **kwargs)
     env.reset(seed=0)
     return env

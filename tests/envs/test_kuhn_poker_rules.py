@@ -16,7 +16,23 @@ CARDS = "JQK"
 
 
 def make(**kwargs):
+    # These scripts have player_0 open hand 1; the paper's default (player_1 opens, as in SPIRAL's
+    # TextArena-based env) is checked in test_player_1_opens_the_first_hand_by_default.
+    kwargs.setdefault("first_opener", 0)
     return selfplay_gym.make(ENV_ID, render_mode="ansi", **kwargs)
+
+
+def test_player_1_opens_the_first_hand_by_default():
+    env = selfplay_gym.make(ENV_ID)
+    env.reset(seed=0)
+    openers = []
+    while env.agents:
+        agent = env.agent_selection
+        _, _, term, trunc, info = env.last()
+        if not term and not trunc and env.agent_view(agent)["bets"] == []:
+            openers.append(agent)
+        env.step(None if term or trunc else "[check]")
+    assert openers == ["player_1", "player_0", "player_1", "player_0", "player_1"]
 
 
 def cards(env):
