@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,3 +29,17 @@ def test_every_registered_id_has_a_page_with_its_sections():
         assert f"\n# {spec.id}\n" in page
         for section in ("## Action Space", "## Rewards", "## Version History", "Example prompt"):
             assert section in page, f"{spec.id}: {section} missing"
+
+
+def _python_blocks():
+    """Every ```python block of the README and docs; ```py marks fragments that are not run."""
+    import re
+
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for index, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S)):
+            yield pytest.param(block, id=f"{path.name}-{index}")
+
+
+@pytest.mark.parametrize("block", list(_python_blocks()))
+def test_documented_python_runs(block, capsys):
+    exec(compile(block, "<doc block>", "exec"), {"__name__": "doc_block"})
