@@ -7,11 +7,11 @@ import gymnasium
 import pettingzoo
 import pytest
 from gymnasium.error import NameNotFound, VersionNotFound
-from selfplay_gym.wrappers import NumericView, SelfPlayView
 
 import selfplay_gym
 from selfplay_gym.core.bots import Bot, RandomBot
 from selfplay_gym.registry import SelfPlaySpec, resolve_opponent
+from selfplay_gym.wrappers import NumericView, SelfPlayView
 
 IDS = [s.id for s in selfplay_gym.ENV_SPECS]
 

@@ -6,10 +6,10 @@ import itertools
 import re
 
 import pytest
-from selfplay_gym.envs.text_games.kuhn_poker import NashKuhnBot
 
 import selfplay_gym
 from selfplay_gym.core.bots import RandomBot
+from selfplay_gym.envs.text_games.kuhn_poker import NashKuhnBot
 
 ENV_ID = "selfplay/KuhnPoker-v0"
 CARDS = "JQK"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from selfplay_gym.envs.text_games.negotiation import NO_OFFER_TEXT, Offer, ValueAwareNegotiator
 
 import selfplay_gym
 from selfplay_gym.core.bots import RandomBot
+from selfplay_gym.envs.text_games.negotiation import NO_OFFER_TEXT, Offer, ValueAwareNegotiator
 
 ENV_ID = "selfplay/SimpleNegotiation-v0"
 VALUES = {"player_0": (5, 15), "player_1": (15, 5)}

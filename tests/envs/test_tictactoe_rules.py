@@ -7,10 +7,10 @@ import re
 
 import numpy as np
 import pytest
-from selfplay_gym.envs.text_games.tictactoe import PerfectTicTacToeBot
 
 import selfplay_gym
 from selfplay_gym.core.bots import RandomBot
+from selfplay_gym.envs.text_games.tictactoe import PerfectTicTacToeBot
 
 ENV_ID = "selfplay/TicTacToe-v0"
 LINES = {
