@@ -179,11 +179,17 @@ def test_gym_make_passive_checker_is_silent(env_id):
 
 
 # ---- determinism, isolation, pickling --------------------------------------------------------
-def _trajectory(env, seed: int, actions_seed: int, steps: int = 60):
+def _trajectory(env, seed: int, actions_seed: int, steps: int = 60, between=None):
+    """Play from ``reset(seed)`` with seeded random moves (15 % junk); record every ``last()``.
+
+    ``between()``, if given, runs before each step (to disturb other envs meanwhile).
+    """
     rng = random.Random(actions_seed)
     env.reset(seed=seed)
     out = []
     for _ in range(steps):
+        if between is not None:
+            between()
         if not env.agents:
             break
         obs, reward, term, trunc, info = env.last()
@@ -216,24 +222,13 @@ def test_global_rngs_untouched_and_envs_isolated(env_id):
     py_state, np_state = random.getstate(), np.random.get_state()
     reference = _trajectory(selfplay_gym.make(env_id), 7, 7)
 
-    a, b = selfplay_gym.make(env_id), selfplay_gym.make(env_id)
-    rng, other_rng = random.Random(7), random.Random(99)
-    a.reset(seed=7)
-    interleaved = []
-    for _ in range(60):
-        b.reset(seed=other_rng.randrange(1000))  # resetting and stepping b must not disturb a
-        if b.agents:
-            b.step(b.last()[4]["legal_actions"][0])
-        if not a.agents:
-            break
-        obs, reward, term, trunc, info = a.last()
-        interleaved.append((a.agent_selection, obs, reward, term, trunc, copy.deepcopy(info)))
-        if term or trunc:
-            a.step(None)
-        elif rng.random() < 0.15:
-            a.step("not a move [zz]")
-        else:
-            a.step(rng.choice(info["legal_actions"]))
+    other, other_rng = selfplay_gym.make(env_id), random.Random(99)
+
+    def disturb():  # resetting and stepping another env must not change this one's game
+        other.reset(seed=other_rng.randrange(1000))
+        other.step(other.last()[4]["legal_actions"][0])
+
+    interleaved = _trajectory(selfplay_gym.make(env_id), 7, 7, between=disturb)
     assert data_equivalence(reference, interleaved, exact=True)
     assert random.getstate() == py_state
     after = np.random.get_state()
