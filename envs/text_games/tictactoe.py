@@ -16,13 +16,21 @@ from selfplay_gym.core.text_game import TurnBasedTextEnv
 __all__ = ["TicTacToeEnv", "PerfectTicTacToeBot"]
 
 _LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
-_LINES_THROUGH = tuple(tuple(line for line in _LINES if cell in line) for cell in range(9))
 _BOARD = " {} | {} | {}\n---+---+---\n {} | {} | {}\n---+---+---\n {} | {} | {}"
 _EMPTY_BOARD = _BOARD.format(*range(9))
 _CELL_AT = tuple(_EMPTY_BOARD.index(str(i)) for i in range(9))  # where each cell's character sits
 _MOVE_RE = re.compile(r"\[\s*([0-9]{1,4})\s*\]")
 _MARKS = ("X", "O")
 _MOVES = tuple(f"[{i}]" for i in range(9))
+# Boards as 9-bit masks (bit i = cell i), so the rules are table look-ups.
+_FULL = (1 << 9) - 1
+_LINE_MASKS = tuple(sum(1 << c for c in line) for line in _LINES)
+_WINNING = tuple(any(m & line == line for line in _LINE_MASKS) for m in range(1 << 9))
+_FREE_CELLS = tuple(tuple(c for c in range(9) if not m >> c & 1) for m in range(1 << 9))
+_CELL_FLAGS = tuple(tuple(float(m >> c & 1) for c in range(9)) for m in range(1 << 9))
+_TAKE_LINES = tuple(
+    tuple(f"player_{seat} ({_MARKS[seat]}) takes cell {c}." for c in range(9)) for seat in range(2)
+)
 _LEGAL_TEXT = {}  # legal-index tuple -> "Legal moves: [0], [4]" (at most 2**9 entries)
 
 
@@ -79,7 +87,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
     * v0: initial version.
     """
 
-    __slots__ = ("_board", "_board_text", "_free", "_planes")
+    __slots__ = ("_bits", "_board_text")
 
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "tictactoe_v0"}
     move_names: ClassVar[tuple[str, ...]] = _MOVES
@@ -87,11 +95,8 @@ class TicTacToeEnv(TurnBasedTextEnv):
 
     # ---- game hooks ------------------------------------------------------------------------
     def _new_game(self) -> str:
-        self._board = [0] * 9  # 0 empty, 1 player_0 (X), 2 player_1 (O)
+        self._bits = [0, 0]  # per seat, bit i set when the seat has a mark in cell i
         self._board_text = _EMPTY_BOARD
-        self._free = tuple(range(9))
-        # Per seat: own marks in 0-8, opponent marks in 9-17 (kept up to date by _apply).
-        self._planes = ([0.0] * 18, [0.0] * 18)
         return "player_0"
 
     def _rules(self, agent: str) -> str:
@@ -119,7 +124,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
         return f"Board:\n{board}\nYou are {_MARKS[self._agent_index[agent]]}. {legal_text}"
 
     def _legal_indices(self, agent: str) -> tuple[int, ...]:
-        return self._free
+        return _FREE_CELLS[self._bits[0] | self._bits[1]]
 
     def _parse_move(self, agent: str, span: str) -> ParseResult:
         found = _MOVE_RE.findall(span)
@@ -134,7 +139,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
             return ParseResult(
                 False, None, extracted, f"cell {cell} does not exist: expected 0 to 8."
             )
-        if self._board[cell]:
+        if (self._bits[0] | self._bits[1]) >> cell & 1:
             return ParseResult(False, None, extracted, f"cell {cell} is already taken.")
         return ParseResult(True, cell, extracted)
 
@@ -143,37 +148,34 @@ class TicTacToeEnv(TurnBasedTextEnv):
 
     def _apply(self, agent: str, cell: int) -> str | None:
         seat = self._agent_index[agent]
-        board = self._board
-        mark = seat + 1
-        board[cell] = mark
+        bits = self._bits[seat] = self._bits[seat] | 1 << cell
         at = _CELL_AT[cell]
         self._board_text = f"{self._board_text[:at]}{_MARKS[seat]}{self._board_text[at + 1 :]}"
-        self._planes[seat][cell] = 1.0
-        self._planes[1 - seat][9 + cell] = 1.0
-        free = list(self._free)
-        free.remove(cell)
-        self._free = tuple(free)
-        self._tell(f"{agent} ({_MARKS[seat]}) takes cell {cell}.")
-        for a, b, c in _LINES_THROUGH[cell]:
-            if board[a] == board[b] == board[c]:
-                other = self._other(agent)
-                self._finish({agent: 1.0, other: -1.0}, f"{agent} has three in a row and wins.")
-                self._note("Final board:\n" + self._board_text)
-                return None
-        if not free:
+        self._tell(_TAKE_LINES[seat][cell])
+        if _WINNING[bits]:
+            other = self._other(agent)
+            self._finish({agent: 1.0, other: -1.0}, f"{agent} has three in a row and wins.")
+        elif self._bits[0] | self._bits[1] == _FULL:
             self._finish({a: 0.0 for a in self.agents}, "the board is full: a draw.")
-            self._note("Final board:\n" + self._board_text)
-            return None
-        return self._other(agent)
+        else:
+            return self._other(agent)
+        self._note("Final board:\n" + self._board_text)
+        return None
 
     def state_tensor(self, agent: str) -> np.ndarray:
         """18 floats: 1 where ``agent`` has a mark (cells 0-8), then 1 where the opponent has one."""
-        return np.array(self._planes[self._agent_index[agent]], dtype=np.float32)
+        seat = self._agent_index[agent]
+        return np.array(
+            _CELL_FLAGS[self._bits[seat]] + _CELL_FLAGS[self._bits[1 - seat]], dtype=np.float32
+        )
 
     def agent_view(self, agent: str) -> dict[str, Any]:
         """``board`` (cell -> ``"X"``, ``"O"`` or ``None``), own ``mark`` and ``legal`` cells."""
+        x, o = self._bits
         return {
-            "board": [None if not v else _MARKS[v - 1] for v in self._board],
+            "board": [
+                _MARKS[0] if x >> i & 1 else _MARKS[1] if o >> i & 1 else None for i in range(9)
+            ],
             "mark": _MARKS[self._agent_index[agent]],
             "legal": list(self._legal_indices(agent)) if self._to_act(agent) else [],
         }
