@@ -17,7 +17,10 @@ help:  ## List the targets
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=68" wheel
-	$(PY) -m pip install --quiet -e ".[dev]"
+	# torch first, pinned to the CPU build this machine kind keeps on disk; an unpinned torch
+	# (pulled in by stable-baselines3) would download a multi-GB CUDA build.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev,sb3]"
 	touch $(STAMP)
 
 venv: $(STAMP)  ## Create .venv and install the package with its test dependencies

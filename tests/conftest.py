@@ -26,3 +26,6 @@ def _compatibility_allowing_text(expected, seen, recursed_keys):
 
 
 _api_test_module._test_observation_space_compatibility = _compatibility_allowing_text
+
+# Trainer tests (tests/trainers) use torch; two threads on a busy 2-core machine run far slower.
+os.environ.setdefault("MKL_NUM_THREADS", "1")
