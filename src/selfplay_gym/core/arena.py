@@ -51,7 +51,7 @@ class PlayerStats:
 
     @property
     def games_as_first(self) -> int:
-        """Games played as ``player_0`` (the first mover in every shipped game)."""
+        """Games played in the ``player_0`` seat."""
         return self.seat_games.get("player_0", 0)
 
     @property
