@@ -80,3 +80,17 @@ def test_state_tensors_stay_in_their_space_for_other_constants():
         _, _, term, trunc, info = env.last()
         assert env.state_space.contains(env.state_tensor(agent))
         env.step(None if term or trunc else int(rng.choice(np.flatnonzero(info["action_mask"]))))
+
+
+def test_the_legal_table_cache_is_bounded(monkeypatch):
+    from selfplay_gym.core import text_game
+
+    monkeypatch.setattr(text_game, "LEGAL_CACHE_LIMIT", 8)
+    env = selfplay_gym.make("selfplay/SimpleNegotiation-v0", start=(50, 50), max_quantity=5)
+    rng = np.random.default_rng(0)
+    for seed in range(30):
+        env.reset(seed=seed)
+        while env.agents:
+            _, _, term, trunc, info = env.last()
+            env.step(None if term or trunc else int(rng.choice(np.flatnonzero(info["action_mask"]))))
+            assert len(env._legal_table_cache) <= 8

@@ -39,6 +39,9 @@ DEFAULT_MAX_OBSERVATION_CHARS = 65536
 MIN_OBSERVATION_CHARS = 1024
 """Smallest prompt cap accepted: the rules may be shortened to fit, the position never is."""
 
+LEGAL_CACHE_LIMIT = 4096
+"""Legal tables an env keeps before it starts its cache afresh."""
+
 LegalTable = tuple[tuple[int, ...], tuple[str, ...], np.ndarray, frozenset[int]]
 """Legal moves in every form: indices, names, read-only ``int8`` mask, set of indices."""
 
@@ -643,6 +646,8 @@ class TurnBasedTextEnv(AECEnv):
         return entry
 
     def _make_legal_table(self, indices: tuple[int, ...]) -> LegalTable:
+        if len(self._legal_table_cache) >= LEGAL_CACHE_LIMIT:
+            self._legal_table_cache.clear()  # a bound on memory for games with many positions
         names = self.move_names
         mask = np.zeros(len(names), dtype=np.int8)
         mask[list(indices)] = 1
