@@ -92,5 +92,7 @@ def test_the_legal_table_cache_is_bounded(monkeypatch):
         env.reset(seed=seed)
         while env.agents:
             _, _, term, trunc, info = env.last()
-            env.step(None if term or trunc else int(rng.choice(np.flatnonzero(info["action_mask"]))))
+            env.step(
+                None if term or trunc else int(rng.choice(np.flatnonzero(info["action_mask"])))
+            )
             assert len(env._legal_table_cache) <= 8
