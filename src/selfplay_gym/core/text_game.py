@@ -76,6 +76,7 @@ class TurnBasedTextEnv(AECEnv):
         "_last_invalid",
         "_outcome",
         "_turn",
+        "_rewarded",
         "_attempts_left",
         "agent_selection",
         "_infos",
@@ -323,6 +324,7 @@ class TurnBasedTextEnv(AECEnv):
         self._last_invalid = dict.fromkeys(self.agents, False)
         self._outcome: dict[str, float] | None = None
         self._turn = 0
+        self._rewarded = False
         self._attempts_left = self._retry_budget
         if self._system_prompts is None:
             self._system_prompts = {a: self._rules(a) for a in self.agents}
@@ -404,8 +406,9 @@ class TurnBasedTextEnv(AECEnv):
             self._tell(f"The game stops: the limit of {self.max_turns} turns is reached.")
             self.truncations = dict.fromkeys(self.agents, True)
         self.agent_selection = next_agent if next_agent is not None else self._other(agent)
-        for a, reward in self.rewards.items():
-            if reward:
+        if self._rewarded:
+            self._rewarded = False
+            for a, reward in self.rewards.items():
                 self._cumulative_rewards[a] += reward
         self._refresh_infos()
 
@@ -515,6 +518,7 @@ class TurnBasedTextEnv(AECEnv):
     def _reward(self, agent: str, component: str, value: float) -> None:
         # Components are reset when their agent acts and summed in between, exactly like
         # PettingZoo's cumulative rewards, so last()'s reward equals their sum.
+        self._rewarded = True
         self.rewards[agent] = self.rewards[agent] + value
         components = self._components[agent]
         components[component] = components.get(component, 0.0) + value
