@@ -354,7 +354,9 @@ class TurnBasedTextEnv(AECEnv):
         self._cumulative_rewards[agent] = 0.0
         if self._components[agent]:
             self._components[agent] = {}
-        self.rewards = dict.fromkeys(self.agents, 0.0)
+        if self._rewarded:  # rewards of the previous step: this step starts from zeros again
+            self._rewarded = False
+            self.rewards = dict.fromkeys(self.agents, 0.0)
 
         move = None
         if type(action) is str:
@@ -407,7 +409,6 @@ class TurnBasedTextEnv(AECEnv):
             self.truncations = dict.fromkeys(self.agents, True)
         self.agent_selection = next_agent if next_agent is not None else self._other(agent)
         if self._rewarded:
-            self._rewarded = False
             for a, reward in self.rewards.items():
                 self._cumulative_rewards[a] += reward
         self._refresh_infos()
