@@ -96,3 +96,16 @@ def test_the_legal_table_cache_is_bounded(monkeypatch):
                 None if term or trunc else int(rng.choice(np.flatnonzero(info["action_mask"])))
             )
             assert len(env._legal_table_cache) <= 8
+
+
+def test_using_an_env_before_reset_or_after_the_game_gives_a_clear_error():
+    env = selfplay_gym.make("selfplay/TicTacToe-v0")
+    for call in (lambda: env.step("[4]"), env.last, lambda: env.observe("player_0")):
+        with pytest.raises(RuntimeError, match=r"reset\(\)"):
+            call()
+    env.reset(seed=0)
+    for move in ("[0]", "[3]", "[1]", "[4]", "[2]", None, None):
+        env.step(move)
+    assert env.agents == []
+    with pytest.raises(RuntimeError, match=r"reset\(\)"):
+        env.step(None)

@@ -39,6 +39,8 @@ DEFAULT_MAX_OBSERVATION_CHARS = 65536
 MIN_OBSERVATION_CHARS = 1024
 """Smallest prompt cap accepted: the rules may be shortened to fit, the position never is."""
 
+_NO_GAME = "no game in progress: call reset() first (every agent has finished, or none started)"
+
 LEGAL_CACHE_LIMIT = 4096
 """Legal tables an env keeps before it starts its cache afresh."""
 
@@ -188,6 +190,8 @@ class TurnBasedTextEnv(AECEnv):
         self._rng: random.Random | None = None
         self._system_prompts: dict[str, str] | None = None
         self._legal_entry: LegalTable | None = None
+        self._history: dict[str, list[str]] = {}
+        self._obs_cache: dict[str, str] = {}
         self.agents = []
 
     # ---- spaces ----------------------------------------------------------------------------
@@ -340,6 +344,8 @@ class TurnBasedTextEnv(AECEnv):
 
     def observe(self, agent: str) -> str:
         """``agent``'s prompt for the current position (rules, history, state, legal moves)."""
+        if agent not in self._history:
+            raise RuntimeError(f"{agent!r} is not in a game: call reset() first")
         cached = self._obs_cache.get(agent)
         if cached is None:
             cached = self._obs_cache[agent] = self._render_prompt(agent, self._user_text(agent))
@@ -347,6 +353,8 @@ class TurnBasedTextEnv(AECEnv):
 
     def step(self, action: Any) -> None:
         """Play ``action`` (text, or an int index into :attr:`move_names`) for the current agent."""
+        if not self.agents:
+            raise RuntimeError(_NO_GAME)
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
@@ -589,6 +597,8 @@ class TurnBasedTextEnv(AECEnv):
 
     def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Observation, cumulative reward, termination, truncation and info of the agent to act."""
+        if not self.agents:
+            raise RuntimeError(_NO_GAME)
         agent = self.agent_selection
         info = self._infos.get(agent)
         if info is None:
