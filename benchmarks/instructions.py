@@ -48,7 +48,7 @@ def child(workload: str, games: int) -> None:
 
         env = selfplay_gym.make(f"selfplay/{name}-v0")
         for seed in range(games):
-            steps += tg.play_ours_text(env, rng, seed)
+            steps += tg.play_ours_text(env, rng, seed)[0]
     else:
         import textarena as ta
 

@@ -85,23 +85,24 @@ Notes:
 # ---------------------------------------------------------------------------------------------
 
 
-def play_ours_text(env: Any, rng: random.Random, seed: int) -> int:
-    """One episode of our AEC env in text mode; returns the steps of acting players."""
+def play_ours_text(env: Any, rng: random.Random, seed: int) -> tuple[int, int]:
+    """One episode of our AEC env in text mode: (acting steps, total prompt length they saw)."""
     env.reset(seed=seed)
-    steps = 0
+    steps = chars = 0
     choice = rng.choice
     for _agent in env.agent_iter():
-        _obs, _reward, term, trunc, info = env.last()
+        obs, _reward, term, trunc, info = env.last()
         if term or trunc:
             env.step(None)
         else:
+            chars += len(obs)
             env.step(choice(info["legal_actions"]))
             steps += 1
-    return steps
+    return steps, chars
 
 
-def play_ours_numeric(env: Any, rng: random.Random, seed: int) -> int:
-    """One episode with integer actions and the state tensor instead of the text prompt."""
+def play_ours_numeric(env: Any, rng: random.Random, seed: int) -> tuple[int, int]:
+    """One episode with integer actions and the state tensor instead of the prompt: (steps, 0)."""
     env.reset(seed=seed)
     steps = 0
     choice = rng.choice
@@ -115,22 +116,7 @@ def play_ours_numeric(env: Any, rng: random.Random, seed: int) -> int:
             state_tensor(agent)
             env.step(choice(flatnonzero(info["action_mask"])))
             steps += 1
-    return steps
-
-
-def play_ours_text_traced(env: Any, rng: random.Random, seed: int) -> tuple[int, int]:
-    """As :func:`play_ours_text`, also returning the total observation length seen by actors."""
-    env.reset(seed=seed)
-    steps = chars = 0
-    for _agent in env.agent_iter():
-        obs, _reward, term, trunc, info = env.last()
-        if term or trunc:
-            env.step(None)
-        else:
-            chars += len(obs)
-            env.step(rng.choice(info["legal_actions"]))
-            steps += 1
-    return steps, chars
+    return steps, 0
 
 
 _BRACKETED = re.compile(r"\[[^\[\]\n]+\]")
@@ -303,7 +289,7 @@ def build_workloads(master: random.Random, skip: set[str]) -> tuple[list[Workloa
                     label=f"ours {env_id} ({mode})",
                     play=lambda rng, env=env, loop=loop, next_seed=next_seed: loop(
                         env, rng, next_seed()
-                    ),
+                    )[0],
                     rng=_seeded(master),
                 )
             )
@@ -404,7 +390,7 @@ def flat_cost_ours(
     """
     warm = selfplay_gym.make(f"selfplay/{game}-v0")
     for i in range(20):
-        play_ours_text_traced(warm, rng, i)
+        play_ours_text(warm, rng, i)
     perf, cpu_clock = time.perf_counter, time.process_time
     runs = []
     for _ in range(passes):
@@ -412,7 +398,7 @@ def flat_cost_ours(
         per_episode = []
         for i in range(episodes):
             t0, c0 = perf(), cpu_clock()
-            steps, chars = play_ours_text_traced(env, rng, i)
+            steps, chars = play_ours_text(env, rng, i)
             per_episode.append((perf() - t0, cpu_clock() - c0, steps, chars))
         runs.append(_window_rates(per_episode, episodes))
     merged = []
@@ -653,7 +639,7 @@ def profile_loop(game: str, mode: str, episodes: int, top: int) -> None:
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
-    steps = sum(loop(env, rng, i) for i in range(episodes))
+    steps = sum(loop(env, rng, i)[0] for i in range(episodes))
     profiler.disable()
     elapsed = time.perf_counter() - t0
     print(
