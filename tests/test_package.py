@@ -28,26 +28,16 @@ def _expected_modules() -> set[str]:
     return expected
 
 
+def _pip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=600
+    )
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT))
     assert proc.returncode == 0, proc.stderr
     (built,) = out.glob("selfplay_gym-*.whl")
     return built
@@ -67,22 +57,7 @@ def test_wheel_contains_every_module_and_py_typed(wheel):
 
 def test_installed_wheel_imports_and_runs_from_outside_the_repository(wheel, tmp_path):
     target = tmp_path / "site"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _pip("install", "--no-deps", "-q", "--target", str(target), str(wheel))
     assert proc.returncode == 0, proc.stderr
     code = (
         "import selfplay_gym, gymnasium; "
