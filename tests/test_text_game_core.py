@@ -109,3 +109,24 @@ def test_using_an_env_before_reset_or_after_the_game_gives_a_clear_error():
     assert env.agents == []
     with pytest.raises(RuntimeError, match=r"reset\(\)"):
         env.step(None)
+
+
+@pytest.mark.parametrize("env_id", [s.id for s in selfplay_gym.ENV_SPECS])
+def test_at_the_smallest_cap_the_whole_position_stays_in_the_prompt(env_id):
+    env = selfplay_gym.make(env_id, max_observation_chars=1024)
+    env.reset(seed=0)
+    agent = env.agent_selection
+    observation = env.observe(agent)
+    assert len(observation) <= 1024
+    assert observation.endswith(env._state_text(agent))
+
+
+class _Prompt(str):
+    """A str subclass, as some tokenizer or templating libraries return."""
+
+
+def test_str_subclasses_are_read_like_str():
+    env = selfplay_gym.make("selfplay/TicTacToe-v0")
+    env.reset(seed=0)
+    env.step(_Prompt("\\boxed{[4]}"))
+    assert env.infos["player_0"]["parse"] == {"ok": True, "extracted": "[4]", "error": None}

@@ -30,7 +30,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
 from selfplay_gym.core.invalid import InvalidMovePolicy
-from selfplay_gym.core.parsers import DEFAULT_MAX_ACTION_CHARS, ParseResult, answer_span, cap_text
+from selfplay_gym.core.parsers import DEFAULT_MAX_ACTION_CHARS, ParseResult, answer_span
 from selfplay_gym.spaces import MoveText, UnicodeText
 
 __all__ = ["TurnBasedTextEnv", "DEFAULT_MAX_OBSERVATION_CHARS"]
@@ -160,9 +160,8 @@ class TurnBasedTextEnv(AECEnv):
         self.max_observation_chars = max_observation_chars
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
-        self._roles = {
-            a: a.rpartition("_")[0] for a in self.possible_agents
-        }  # "player_1" -> "player"
+        # "player_1" -> role "player", seat 1 (agents are named <role>_<index>)
+        self._roles = {a: a.rpartition("_")[0] for a in self.possible_agents}
         self._next_seat = {
             a: self.possible_agents[(i + 1) % self.num_players]
             for i, a in enumerate(self.possible_agents)
@@ -182,7 +181,7 @@ class TurnBasedTextEnv(AECEnv):
         self._zero_mask.flags.writeable = False
         self._canonical_index = {name: i for i, name in enumerate(self.move_names)}
         self._retry_budget = self._invalid_move.retry_budget
-        # Legal-index tuple -> (names, read-only mask, set); per env, since move sets may differ.
+        # Legal-index tuple -> LegalTable; per env, since move sets may differ between envs.
         self._legal_table_cache: dict[tuple[int, ...], tuple] = {}
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
@@ -191,6 +190,7 @@ class TurnBasedTextEnv(AECEnv):
         self._system_prompts: dict[str, str] | None = None
         self._legal_entry: LegalTable | None = None
         self._history: dict[str, list[str]] = {}
+        self._transcript: list[str] = []
         self._obs_cache: dict[str, str] = {}
         self.agents = []
 
@@ -367,7 +367,7 @@ class TurnBasedTextEnv(AECEnv):
             self.rewards = dict.fromkeys(self.agents, 0.0)
 
         move = None
-        if type(action) is str:
+        if isinstance(action, str):
             # Fast path: the reply is exactly a canonical move (what bots, numeric agents and
             # well-behaved models send); otherwise cap, extract the answer span and parse.
             index = self._canonical_index.get(action)
@@ -445,8 +445,6 @@ class TurnBasedTextEnv(AECEnv):
         if self.render_mode is None:
             logger.warn("You are calling render() without a render_mode; pass render_mode='ansi'.")
             return None
-        if not self.agents and not hasattr(self, "_transcript"):
-            return ""
         return "\n".join(self._transcript)
 
     def close(self) -> None:
@@ -470,18 +468,14 @@ class TurnBasedTextEnv(AECEnv):
 
     # ---- internals -------------------------------------------------------------------------
     def _read_other_action(self, agent: str, action: Any) -> ParseResult:
-        """Non-text actions: an int is a canonical move index; anything else is invalid."""
+        """Actions that are not text: an int is a canonical move index; anything else is invalid."""
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
             index = int(action)
-            legal = self._legal_indices(agent)
-            if index in self._legal_table(agent)[3]:
+            legal = self._legal_table(agent)
+            if index in legal[3]:
                 return ParseResult(True, self._move_from_index(index), self.move_names[index])
             return ParseResult(
-                False, None, None, f"expected a legal move index in {list(legal)}, got {index}."
-            )
-        if isinstance(action, str):  # a str subclass
-            return self._parse_move(
-                agent, answer_span(cap_text(str(action), self.max_action_chars)[0])
+                False, None, None, f"expected a legal move index in {list(legal[0])}, got {index}."
             )
         return ParseResult(
             False,
@@ -553,10 +547,8 @@ class TurnBasedTextEnv(AECEnv):
                 break
             kept.append(line)
         dropped = len(parts) - len(kept)
-        text = "\n".join([f"({dropped} earlier lines omitted)", *reversed(kept)]) + f"\n\n{tail}"
-        # The rules and the current position alone may still be too long: cut from the front.
-        room = self.max_observation_chars - len(self._system_prompts[agent]) - 2
-        return text if len(text) <= room else text[len(text) - max(room, 0) :]
+        # If the rules and the position alone are still too long, _render_prompt shortens the rules.
+        return "\n".join([f"({dropped} earlier lines omitted)", *reversed(kept)]) + f"\n\n{tail}"
 
     def _render_prompt(self, agent: str, user: str) -> str:
         system = self._system_prompts[agent]
