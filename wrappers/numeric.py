@@ -50,4 +50,4 @@ class NumericView(gymnasium.Wrapper):
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of the learner's legal moves."""
-        return np.asarray(self._game.infos[self._learner]["action_mask"], dtype=bool)
+        return self.env.unwrapped.action_masks()

@@ -205,10 +205,6 @@ def make_single_agent(
     return NumericView(view) if numeric else view
 
 
-def _gym_entry_point(env_id: str, **kwargs: Any) -> gymnasium.Env:
-    return make_single_agent(env_id, **kwargs)
-
-
 def register_all() -> None:
     """Register every id with Gymnasium and PettingZoo (once per process)."""
     global _registered
@@ -218,7 +214,7 @@ def register_all() -> None:
         if s.id not in gymnasium.registry:
             gymnasium.register(
                 id=s.id,
-                entry_point=_gym_entry_point,
+                entry_point=make_single_agent,
                 kwargs={"env_id": s.id},
                 disable_env_checker=False,
             )
