@@ -1,0 +1,166 @@
+"""A tiny GPT-2-style causal language model built locally, for tests, demos and benchmarks.
+
+:func:`build_tiny_model` trains a byte-level BPE tokenizer on text written here (the rules and
+moves of the bundled games, plus every printable character), gives it a chat template, creates a
+randomly initialised GPT-2 with a few hundred thousand parameters and saves both as an ordinary
+Hugging Face directory. Every backend loads it by path -- ``transformers``, ``vllm``, and
+``transformers serve`` for the HTTP backend -- and nothing is downloaded.
+
+The model is untrained: its moves are noise until a trainer teaches it. It exists so that the
+adapters, the rollout engine and the trainers can be exercised end to end on a CPU in seconds.
+
+Example::
+
+    from selfplay_gym.llm.tiny import build_tiny_model
+    path = build_tiny_model("/tmp/tiny-lm")           # a directory with config, weights, tokenizer
+    from selfplay_gym.llm import load_policy
+    policy = load_policy(f"hf:{path}")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+from pathlib import Path
+
+__all__ = ["build_tiny_model", "TINY_CHAT_TEMPLATE", "default_tiny_model_dir"]
+
+# A ChatML-style template: every message is wrapped in <|im_start|>role ... <|im_end|>, and the
+# generation prompt opens the assistant's turn. Jinja, as Hugging Face tokenizers expect.
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+_FORMAT_VERSION = 1
+"""Bumped when the builder's output changes; a cached directory of another version is rebuilt."""
+
+
+def _training_text() -> list[str]:
+    """Text the tokenizer learns its merges from: game vocabulary, digits, punctuation, prose."""
+    lines = [
+        string.printable,
+        "You are playing a two-player zero-sum game. Make valid moves to win.",
+        "Put your final answer within \\boxed{}. Your available moves are: [check], [bet]",
+        "[fold] [call] [check] [bet] [accept] [deny] [Accept] [Deny] [Offer: 3 Wood -> 2 Gold]",
+        "Tic-tac-toe on a 3x3 board. Mark cells [0] to [8]. Three in a row wins. X O . | - +",
+        "Kuhn poker: a deck of Jack, Queen and King; each player antes 1 chip; the higher card wins.",
+        "Negotiation: trade Wood and Gold; the player whose inventory value rises more wins.",
+        "player_0 player_1 Player 0 Player 1 round hand turn move invalid forfeit reward chips",
+        "<think> </think> <answer> </answer> \\boxed{4} \\boxed{[call]} \\boxed{[Offer: 1 Wood -> 1 Gold]}",
+    ]
+    lines += [f"[{i}] {i} {i * 7} {i}{i}" for i in range(21)]
+    return lines * 4
+
+
+def default_tiny_model_dir() -> Path:
+    """Where :func:`build_tiny_model` caches its model by default.
+
+    ``$SELFPLAY_GYM_CACHE/tiny-gpt2`` if that variable is set, else
+    ``~/.cache/selfplay_gym/tiny-gpt2``.
+    """
+    root = os.environ.get("SELFPLAY_GYM_CACHE") or Path.home() / ".cache" / "selfplay_gym"
+    return Path(root) / "tiny-gpt2"
+
+
+def build_tiny_model(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    n_layer: int = 2,
+    n_embd: int = 128,
+    n_head: int = 4,
+    n_positions: int = 2048,
+    vocab_size: int = 512,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Create (or reuse) a tiny GPT-2 and its tokenizer in ``path`` and return the path.
+
+    The result is deterministic for the same arguments. An existing directory built by this
+    function with the same arguments is reused unless ``overwrite`` is set.
+
+    Args:
+        path: Target directory; default :func:`default_tiny_model_dir`.
+        n_layer: Transformer blocks.
+        n_embd: Hidden size.
+        n_head: Attention heads.
+        n_positions: Context length in tokens.
+        vocab_size: Tokenizer vocabulary (byte alphabet, merges and three special tokens).
+        seed: Seed of the weight initialisation.
+        overwrite: Rebuild even if a matching model is there.
+
+    Returns:
+        The directory, loadable with ``AutoModelForCausalLM.from_pretrained(path)``.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    target = Path(path) if path is not None else default_tiny_model_dir()
+    recipe = {
+        "format": _FORMAT_VERSION,
+        "n_layer": n_layer,
+        "n_embd": n_embd,
+        "n_head": n_head,
+        "n_positions": n_positions,
+        "vocab_size": vocab_size,
+        "seed": seed,
+    }
+    marker = target / "selfplay_gym_tiny.json"
+    if not overwrite and marker.exists():
+        try:
+            if json.loads(marker.read_text()) == recipe:
+                return target
+        except (OSError, ValueError):
+            pass  # an unreadable marker: rebuild
+
+    raw = Tokenizer(models.BPE(unk_token=None))
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    raw.train_from_iterator(_training_text(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        bos_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+        padding_side="left",
+        model_max_length=n_positions,
+    )
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    marker.write_text(json.dumps(recipe, indent=1))
+    return target
