@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import gymnasium
 import numpy as np
 import pytest
@@ -131,3 +133,99 @@ def test_a_game_that_ends_before_the_learners_first_move_pays_on_the_next_step()
         env.unwrapped.step("[4]")
     obs, info = env.reset(seed=1)  # and the next episode starts clean
     assert info["legal_actions"] == [] and env.step("[0]")[1] == 0.5
+
+
+# ---- a league as the opponent ----------------------------------------------------------------
+def play_episode(env, seed):
+    """Play first-legal moves to the end; return the reset info and the last step's."""
+    obs, first_info = env.reset(seed=seed)
+    info, done = first_info, False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(info["legal_actions"][0])
+        done = terminated or truncated
+    return first_info, info
+
+
+def two_bot_league(**kwargs):
+    from selfplay_gym.league import League
+
+    league = League(rule="uniform", **kwargs)
+    league.add("random", "random")
+    league.add("strong", "strong")
+    return league
+
+
+def test_a_league_opponent_is_drawn_per_episode_and_named_in_info():
+    league = two_bot_league()
+    env = gymnasium.make("selfplay/TicTacToe-v0", opponent=league)
+    seen = []
+    for seed in range(12):
+        first, last = play_episode(env, seed)
+        assert first["opponent"] == last["opponent"] in ("random", "strong")
+        assert first["opponents"] == {"player_1": first["opponent"]}
+        assert env.unwrapped.drawn_opponents == {"player_1": first["opponent"]}
+        seen.append(first["opponent"])
+    assert set(seen) == {"random", "strong"}
+    # The bot playing is the drawn one: the perfect bot never loses.
+    assert league["strong"].wins == 0
+
+
+def test_results_are_recorded_after_each_episode():
+    league = two_bot_league(learner="agent")
+    env = gymnasium.make("selfplay/TicTacToe-v0", opponent=league)
+    outcomes = Counter()
+    for seed in range(10):
+        _, last = play_episode(env, seed)
+        outcomes[last["opponent"]] += 1
+        assert sum(e.games for e in league) == seed + 1
+    assert {e.name: e.games for e in league} == dict(outcomes)
+    assert league.ratings.games["agent"] == 10
+    env.reset(seed=99)  # an episode abandoned by reset is not reported
+    env.step(env.unwrapped.legal_actions()[0])
+    env.reset(seed=100)
+    assert sum(e.games for e in league) == 10
+
+
+def test_the_same_seed_replays_the_same_opponent_draws():
+    def draws(seed):
+        env = gymnasium.make("selfplay/TicTacToe-v0", opponent=two_bot_league(seed=123))
+        env.reset(seed=seed)
+        return [play_episode(env, None)[0]["opponent"] for _ in range(20)]
+
+    assert draws(1) == draws(1)
+    assert draws(1) != draws(2)
+
+
+def test_a_league_seat_in_a_mapping_and_a_result_before_the_first_move():
+    from selfplay_gym.league import League
+
+    def forfeiting(observation, info):
+        return "no idea"
+
+    league = League(rule="latest")
+    league.add("forfeiter", forfeiting)
+    env = gymnasium.make("selfplay/TicTacToe-v0", learner="player_1", opponent={"player_0": league})
+    obs, info = env.reset(seed=0)
+    assert info["opponent"] == "forfeiter" and info["legal_actions"] == []
+    _, reward, terminated, _, info = env.step("[4]")
+    assert (reward, terminated, info["ended_before_first_move"]) == (0.5, True, True)
+    assert (league["forfeiter"].games, league["forfeiter"].wins) == (1, 1)
+
+
+def test_numeric_view_plays_a_league_of_snapshots():
+    from selfplay_gym.league import League
+
+    league = League(rule="uniform", env_id="selfplay/KuhnPoker-v0", seed=0)
+    league.add("nash", "strong")
+    league.add_snapshot(lambda observation, info: info["legal_actions"][0])
+    env = gymnasium.make("selfplay/KuhnPoker-v0", numeric=True, opponent=league)
+    for seed in range(6):
+        obs, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(
+                int(np.flatnonzero(info["action_mask"])[0])
+            )
+            done = terminated or truncated
+        assert info["opponent"] in ("nash", "snapshot_0")
+    assert sum(e.games for e in league) == 6

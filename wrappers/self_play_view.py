@@ -10,6 +10,7 @@ import numpy as np
 from pettingzoo import AECEnv
 
 from selfplay_gym.core.bots import Bot, ask
+from selfplay_gym.league import League
 
 __all__ = ["SelfPlayView"]
 
@@ -37,9 +38,24 @@ class SelfPlayView(gymnasium.Env):
     first move, the first ``step`` (whatever its action) returns the reward with
     ``terminated=True`` and ``info["ended_before_first_move"]``.
 
-    Opponents are :class:`~selfplay_gym.core.bots.Bot` objects or callables
-    ``(observation, info) -> action``. Each bot is re-seeded on every ``reset`` from this view's
-    generator, so ``reset(seed=s)`` replays the same game for the same learner actions.
+    Opponents are :class:`~selfplay_gym.core.bots.Bot` objects, callables
+    ``(observation, info) -> action``, or a :class:`~selfplay_gym.league.League`. Each bot is
+    re-seeded on every ``reset`` from this view's generator, so ``reset(seed=s)`` replays the same
+    game for the same learner actions.
+
+    A seat played by a league draws its opponent on every ``reset`` with this view's generator
+    (so a seed replays the draw too); the drawn entry's name is ``info["opponent"]`` (with one
+    league seat) and ``info["opponents"]`` (seat -> name) in every ``info`` of the episode. When
+    the learner's episode ends (terminated or truncated), its summed reward is reported to the
+    league with ``league.record(name, reward=...)``, once per league seat; an episode cut short
+    by ``reset`` is not reported.
+
+    Args:
+        env: The multi-agent env (AEC).
+        learner: The seat the Gymnasium agent plays.
+        opponents: Seat -> opponent, for every other seat.
+        env_id: The env's registered id, used to resolve bot names drawn from a league (the
+            league's own ``env_id`` is used when this is ``None``).
 
     Example:
         >>> import gymnasium, selfplay_gym
@@ -49,7 +65,13 @@ class SelfPlayView(gymnasium.Env):
         ['[0]', '[1]', '[2]']
     """
 
-    def __init__(self, env: AECEnv, learner: str, opponents: Mapping[str, Any]):
+    def __init__(
+        self,
+        env: AECEnv,
+        learner: str,
+        opponents: Mapping[str, Any],
+        env_id: str | None = None,
+    ):
         super().__init__()
         if learner not in env.possible_agents:
             raise ValueError(f"expected learner in {env.possible_agents}, got {learner!r}")
@@ -58,7 +80,15 @@ class SelfPlayView(gymnasium.Env):
             raise ValueError(f"no opponent given for seats {missing}")
         self.env = env
         self.learner = learner
+        self.env_id = env_id
         self.opponents = dict(opponents)
+        """Seat -> the opponent as configured (a bot, a callable or a league)."""
+        self._league_seats = [a for a, o in self.opponents.items() if isinstance(o, League)]
+        # The opponent actually playing each seat this episode (league seats: the drawn one).
+        self._playing = {a: o for a, o in self.opponents.items() if not isinstance(o, League)}
+        self._drawn: dict[str, str] = {}
+        self._episode_reward = 0.0
+        self._report_pending = False
         self.observation_space = env.observation_space(learner)
         self.action_space = env.action_space(learner)
         self.metadata = dict(env.metadata)
@@ -75,13 +105,21 @@ class SelfPlayView(gymnasium.Env):
         super().reset(seed=seed)
         seeds = self.np_random.integers(2**62, size=len(self.opponents) + 1)
         self.env.reset(seed=int(seeds[0]), options=options)
-        for opponent, s in zip(self.opponents.values(), seeds[1:], strict=True):
+        # League draws come after the seeds, so views without a league keep their old streams.
+        for seat in self._league_seats:
+            name, opponent = self.opponents[seat].sample(self.np_random, env_id=self.env_id)
+            self._drawn[seat] = name
+            self._playing[seat] = opponent
+        for seat, s in zip(self.opponents, seeds[1:], strict=True):
+            opponent = self._playing[seat]
             if isinstance(opponent, Bot):
                 opponent.reset(int(s))
+        self._episode_reward = 0.0
+        self._report_pending = bool(self._league_seats)
         # The game can end before the learner's first move (an opponent forfeits, a turn limit):
         # reset() cannot say so, so the reward is kept for the next step(), which ends the episode.
         self._pending_reward = self._play_opponents()
-        return self._observation(), _own_copy(self.env.infos[self.learner])
+        return self._observation(), self._info(self.env.infos[self.learner])
 
     def step(self, action: Any):
         """Play the learner's ``action``, then the opponents until the learner acts again."""
@@ -91,10 +129,9 @@ class SelfPlayView(gymnasium.Env):
         if learner in env.agents and (env.terminations[learner] or env.truncations[learner]):
             if pending is None:
                 raise RuntimeError("the game is over: call reset() before step()")
-            info = _own_copy(env.infos[learner])
+            info = self._info(env.infos[learner])
             info["ended_before_first_move"] = True
-            return (
-                self._observation(),
+            return self._finish_step(
                 float(pending),
                 bool(env.terminations[learner]),
                 bool(env.truncations[learner]),
@@ -110,13 +147,30 @@ class SelfPlayView(gymnasium.Env):
         terminated = env.terminations.get(learner, True)
         truncated = env.truncations.get(learner, False)
         info = env.infos.get(learner) or {}
-        return (
-            self._observation(),
-            float(reward),
-            bool(terminated),
-            bool(truncated),
-            _own_copy(info),
-        )
+        return self._finish_step(float(reward), bool(terminated), bool(truncated), self._info(info))
+
+    def _finish_step(self, reward: float, terminated: bool, truncated: bool, info: dict[str, Any]):
+        """The step's return; at the episode's end, the learner's result goes to the leagues."""
+        self._episode_reward += reward
+        if self._report_pending and (terminated or truncated):
+            self._report_pending = False
+            for seat in self._league_seats:
+                self.opponents[seat].record(self._drawn[seat], reward=self._episode_reward)
+        return self._observation(), reward, terminated, truncated, info
+
+    def _info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The learner's info as returned: an own copy, with the league draws of this episode."""
+        out = _own_copy(info)
+        if self._league_seats:
+            if len(self._league_seats) == 1:
+                out["opponent"] = self._drawn[self._league_seats[0]]
+            out["opponents"] = dict(self._drawn)
+        return out
+
+    @property
+    def drawn_opponents(self) -> dict[str, str]:
+        """League seat -> name of the entry drawn for this episode (empty without a league)."""
+        return dict(self._drawn)
 
     def _play_opponents(self) -> float:
         """Step every other seat until the learner must act or is done; return its reward meanwhile."""
@@ -132,7 +186,7 @@ class SelfPlayView(gymnasium.Env):
             if env.terminations[agent] or env.truncations[agent]:
                 env.step(None)
             else:
-                env.step(ask(self.opponents[agent], env, agent))
+                env.step(ask(self._playing[agent], env, agent))
             reward += env.rewards.get(learner, 0.0)
         return reward
 

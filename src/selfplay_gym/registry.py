@@ -184,11 +184,18 @@ def make_single_agent(
         env_id: A registered id.
         learner: The seat the Gymnasium agent plays.
         opponent: A bot name, a :class:`~selfplay_gym.core.bots.Bot`, a callable
-            ``(observation, info) -> action``, or a mapping from seat to any of these.
+            ``(observation, info) -> action``, a :class:`~selfplay_gym.league.League` (an
+            opponent drawn from it on every reset, results reported back), or a mapping from
+            seat to any of these.
         numeric: Return the numeric view (state tensor observations, ``Discrete`` actions).
         **kwargs: Passed to the multi-agent env (``render_mode`` included).
     """
+    from selfplay_gym.league import League
     from selfplay_gym.wrappers import NumericView, SelfPlayView
+
+    def seat_opponent(given: Any) -> Any:
+        # A league stays a league: the view draws from it on every reset.
+        return given if isinstance(given, League) else resolve_opponent(env_id, given)
 
     env = make(env_id, **kwargs)
     others = [a for a in env.possible_agents if a != learner]
@@ -198,10 +205,10 @@ def make_single_agent(
         unknown = sorted(set(opponent) - set(others))
         if unknown:
             raise ValueError(f"opponent seats {unknown} are not among the other seats {others}")
-        opponents = {a: resolve_opponent(env_id, opponent.get(a)) for a in others}
+        opponents = {a: seat_opponent(opponent.get(a)) for a in others}
     else:
-        opponents = {a: resolve_opponent(env_id, opponent) for a in others}
-    view = SelfPlayView(env, learner=learner, opponents=opponents)
+        opponents = {a: seat_opponent(opponent) for a in others}
+    view = SelfPlayView(env, learner=learner, opponents=opponents, env_id=env_id)
     return NumericView(view) if numeric else view
 
 

@@ -487,8 +487,8 @@ class League:
             entry.recent.append(score)
 
     def table(self) -> str:
-        """A fixed-width table of the entries: kind, the learner's record against each, rating, draw probability."""
-        header = ("entry", "kind", "games", "W", "D", "L", "learner score", "rating", "p(draw)")
+        """A fixed-width table of the entries: the learner's record against each, rating, probability of being sampled."""
+        header = ("entry", "kind", "games", "W", "D", "L", "learner score", "rating", "p(sample)")
         probabilities = self.probabilities()
         rows = []
         for e in self._entries.values():
@@ -509,9 +509,10 @@ class League:
         widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
 
         def line(cells: Sequence[str]) -> str:
-            first = cells[0].ljust(widths[0])
-            rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-            return "  ".join((first, *rest)).rstrip()
+            # Name and kind read best left-aligned, numbers right-aligned.
+            left = (cells[0].ljust(widths[0]), cells[1].ljust(widths[1]))
+            rest = (cell.rjust(width) for cell, width in zip(cells[2:], widths[2:], strict=True))
+            return "  ".join((*left, *rest)).rstrip()
 
         title = (
             f"League ({self.rule}): {len(self)} entries; "

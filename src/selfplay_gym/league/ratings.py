@@ -72,6 +72,9 @@ class Elo:
             raise ValueError(f"expected k > 0, got {self.k!r}")
         if not self.scale > 0:
             raise ValueError(f"expected scale > 0, got {self.scale!r}")
+        self.ratings = {name: float(r) for name, r in self.ratings.items()}
+        for name in self.ratings:
+            self.games.setdefault(name, 0)
 
     def add(self, name: str, rating: float | None = None) -> None:
         """Enter ``name`` at ``rating`` (default :attr:`initial`); a known player keeps its rating."""
