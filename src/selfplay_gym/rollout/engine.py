@@ -392,7 +392,7 @@ class RolloutEngine:
         returns = dict(ep.pre_reward)
         for record in ep.records:
             returns[record["agent"]] += record["reward"]
-        for agent, record in ep.last_record.items():
+        for record in ep.last_record.values():
             record["last"] = True
         for record in ep.records:
             record["return"] = returns[record["agent"]]
