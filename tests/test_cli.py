@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,121 @@ def test_bad_arguments_exit_2(capsys):
     assert main(["play", "selfplay/TicTacToe-v0", "--opponent", "nobody"]) == 2
     assert main([]) == 2
     capsys.readouterr()
+
+
+# ---- arena: ratings and language-model players -----------------------------------------------
+def fake_llm(monkeypatch, load_policy):
+    """Stand in for selfplay_gym.llm so that no test needs transformers."""
+    module = types.ModuleType("selfplay_gym.llm")
+    module.load_policy = load_policy
+    monkeypatch.setitem(sys.modules, "selfplay_gym.llm", module)
+
+
+def test_arena_prints_an_elo_table_with_strong_above_random(capsys):
+    argv = ("arena", "selfplay/TicTacToe-v0", "--players", "random,strong", "--games", "20")
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0
+    table = out.split("Elo ratings")[1].splitlines()
+    assert table[0] == " (initial 1000, K 32)"
+    rows = [line.split() for line in table[3:]]
+    assert [row[0] for row in rows] == ["strong", "random"]
+    assert float(rows[0][1]) > 1100 > 900 > float(rows[1][1])
+    assert rows[0][2] == rows[1][2] == "20"
+    code, out, _ = run_cli(capsys, *argv, "--json")
+    ratings = json.loads(out)["ratings"]
+    assert list(ratings) == ["strong", "random"]
+    assert ratings["strong"] == pytest.approx(float(rows[0][1]), abs=0.05)
+    assert sum(ratings.values()) == pytest.approx(2000.0)
+
+
+def test_arena_loads_hf_players_with_llm_load_policy(capsys, monkeypatch):
+    loaded = []
+
+    def load_policy(spec):
+        loaded.append(spec)
+        return lambda observation, info: info["legal_actions"][0]
+
+    fake_llm(monkeypatch, load_policy)
+    code, out, err = run_cli(
+        capsys,
+        "arena",
+        "selfplay/TicTacToe-v0",
+        "--players",
+        "hf:/models/tiny,random",
+        "--games",
+        "6",
+        "--json",
+    )
+    assert code == 0, err
+    assert loaded == ["hf:/models/tiny"]
+    result = json.loads(out)
+    model, rand = result["players"]
+    assert model["name"] == "hf:/models/tiny" and model["games"] == 6
+    assert model["invalid_moves"] == 0  # it always plays a legal move
+    assert set(result["ratings"]) == {"hf:/models/tiny", "random"}
+
+
+def test_arena_passes_other_backend_specs_to_load_policy(capsys, monkeypatch):
+    loaded = []
+    fake_llm(monkeypatch, lambda spec: loaded.append(spec) or (lambda o, i: i["legal_actions"][-1]))
+    spec = "openai:http://127.0.0.1:8000/v1#tiny"
+    code, out, _ = run_cli(capsys, "arena", "selfplay/TicTacToe-v0", "--players", f"random,{spec}")
+    assert code == 0
+    assert loaded == [spec]
+    assert spec in out
+
+
+def test_arena_without_the_llm_extra_exits_2_naming_the_install(capsys, monkeypatch):
+    def load_policy(spec):
+        raise ImportError("No module named 'transformers'")
+
+    fake_llm(monkeypatch, load_policy)
+    argv = ("arena", "selfplay/TicTacToe-v0", "--players", "hf:/models/tiny,random")
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert 'pip install "selfplay-gym[llm]"' in err and "transformers" in err
+    monkeypatch.setitem(sys.modules, "selfplay_gym.llm", None)  # the package cannot be imported
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and "selfplay-gym[llm]" in err
+
+
+def test_arena_model_player_errors_exit_2_before_or_after_loading(capsys, monkeypatch):
+    loaded = []
+
+    def load_policy(spec):
+        loaded.append(spec)
+        raise ValueError(f"no model at {spec}")
+
+    fake_llm(monkeypatch, load_policy)
+    code, _, err = run_cli(capsys, "arena", "selfplay/TicTacToe-v0", "--players", "hf:/a")
+    assert code == 2 and "expected 2 players" in err
+    assert loaded == []  # the seat count is checked before any model loads
+    code, _, err = run_cli(capsys, "arena", "selfplay/TicTacToe-v0", "--players", "hf:/a,random")
+    assert code == 2 and "cannot load player 'hf:/a'" in err and "no model at hf:/a" in err
+
+
+def test_match_ratings_replay_the_games_in_order():
+    from selfplay_gym.league import Elo
+
+    result = play_match("selfplay/KuhnPoker-v0", ["strong", "random"], games=12, seed=1)
+    expected = Elo()
+    for record in result.records:
+        strong, rand = record.rewards
+        expected.update(
+            "strong", "random", 1.0 if strong > rand else 0.5 if strong == rand else 0.0
+        )
+    assert result.ratings().to_dict() == pytest.approx(expected.to_dict())
+    assert result.to_dict()["ratings"] == result.ratings().to_dict()
+
+
+def test_play_match_takes_player_names():
+    def policy(observation, info):
+        return info["legal_actions"][0]
+
+    result = play_match("selfplay/TicTacToe-v0", [policy, policy], games=2, names=["lm", "lm"])
+    assert [p.name for p in result.players] == ["lm#1", "lm#2"]
+    with pytest.raises(ValueError, match="one name per player"):
+        play_match("selfplay/TicTacToe-v0", [policy, policy], games=2, names=["lm"])
 
 
 # ---- play_match ------------------------------------------------------------------------------

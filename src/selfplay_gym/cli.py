@@ -5,10 +5,12 @@ Examples::
     selfplay-gym list
     selfplay-gym play selfplay/TicTacToe-v0 --opponent strong --seat 1
     selfplay-gym arena selfplay/KuhnPoker-v0 --players strong,random --games 200 --json
+    selfplay-gym arena selfplay/TicTacToe-v0 --players hf:/models/my-checkpoint,random
 
 ``python -m selfplay_gym`` runs the same program. Exit codes: 0 on success, 1 when a game is
 cut short (end of input) or a player fails, 2 for bad arguments (an unknown id, an unknown
-opponent name, a seat that does not exist).
+opponent name, a seat that does not exist, a model player that cannot be loaded or whose
+backend is not installed).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import selfplay_gym
 from selfplay_gym.core.arena import bot_seed, play_match
 from selfplay_gym.core.bots import Bot, ask
 from selfplay_gym.core.invalid import INVALID_MODES
+from selfplay_gym.league.pool import is_model_spec
 from selfplay_gym.registry import ENV_SPECS, resolve_opponent, spec
 
 __all__ = ["main", "build_parser"]
@@ -65,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     arena.add_argument(
         "--players",
         required=True,
-        help='comma-separated opponent names, one per seat, e.g. "strong,random"',
+        help='comma-separated players, one per seat: bot names ("strong", "random") or '
+        'language models ("hf:PATH", "vllm:PATH", "openai:URL#MODEL"), e.g. "hf:./ckpt,random"',
     )
     arena.add_argument(
         "--games", type=_positive_int, default=100, help="number of games (default 100)"
@@ -251,14 +255,49 @@ def _cmd_arena(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _USAGE_ERROR
+    if any(is_model_spec(p) for p in players):
+        # Check the seat count before loading a model, which can take a while.
+        seats = list(selfplay_gym.make(args.env_id).possible_agents)
+        if len(players) != len(seats):
+            print(
+                f"selfplay-gym: expected {len(seats)} players for {args.env_id} "
+                f"(seats {seats}), got {len(players)}: {players}",
+                file=sys.stderr,
+            )
+            return _USAGE_ERROR
+    loaded: list[Any] = []
+    for player in players:
+        if not is_model_spec(player):
+            loaded.append(player)
+            continue
+        try:
+            loaded.append(_load_model_player(player))
+        except ImportError as exc:
+            extra = "vllm" if player.startswith("vllm:") else "llm"
+            print(
+                f"selfplay-gym: player {player!r} needs a language-model backend that is not "
+                f'installed ({exc}); install it with: pip install "selfplay-gym[{extra}]"',
+                file=sys.stderr,
+            )
+            return _USAGE_ERROR
+        except (ValueError, OSError) as exc:
+            print(f"selfplay-gym: cannot load player {player!r}: {exc}", file=sys.stderr)
+            return _USAGE_ERROR
+        except Exception as exc:
+            print(
+                f"selfplay-gym: loading player {player!r} failed with {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return _CUT_SHORT
     try:
         result = play_match(
             args.env_id,
-            players,
+            loaded,
             games=args.games,
             seed=args.seed,
             swap_seats=not args.no_swap,
             progress=True,
+            names=players,
         )
     except ValueError as exc:
         print(f"selfplay-gym: {exc}", file=sys.stderr)
@@ -270,4 +309,13 @@ def _cmd_arena(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result.table())
+        print()
+        print(result.ratings().table())
     return 0
+
+
+def _load_model_player(player: str) -> Any:
+    """A language-model policy from a spec such as ``hf:PATH`` (transformers loads only now)."""
+    from selfplay_gym.llm import load_policy
+
+    return load_policy(player)

@@ -12,6 +12,9 @@ Example:
     0
     >>> [p.games_as_first for p in result.players]
     [2, 2]
+    >>> ratings = result.ratings()
+    >>> ratings.rating("strong") > ratings.rating("random")
+    True
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from selfplay_gym.core.bots import Bot, ask
+from selfplay_gym.league.ratings import Elo
 from selfplay_gym.registry import make, resolve_opponent, spec
 
 __all__ = ["PlayerStats", "GameRecord", "MatchResult", "play_match", "bot_seed"]
@@ -140,14 +144,29 @@ class MatchResult:
         rule = "-" * len(line(header))
         return "\n".join([title, line(header), rule, *(line(row) for row in rows)])
 
+    def ratings(self, elo: Elo | None = None) -> Elo:
+        """Elo ratings from replaying the games in order (a fresh :class:`Elo` by default).
+
+        Each game rates every pair of players by their summed rewards: the higher reward wins,
+        equal rewards draw (:meth:`Elo.update_game <selfplay_gym.league.ratings.Elo.update_game>`).
+        """
+        elo = Elo() if elo is None else elo
+        names = [p.name for p in self.players]
+        for name in names:
+            elo.add(name)
+        for record in self.records:
+            elo.update_game(names, record.rewards)
+        return elo
+
     def to_dict(self, include_records: bool = False) -> dict[str, Any]:
-        """JSON-ready summary; ``include_records`` adds every game's seats and rewards."""
+        """JSON-ready summary with the Elo :meth:`ratings`; ``include_records`` adds every game."""
         out: dict[str, Any] = {
             "env_id": self.env_id,
             "games": self.num_games,
             "seed": self.seed,
             "swap_seats": self.swap_seats,
             "players": [p.to_dict() for p in self.players],
+            "ratings": self.ratings().to_dict(),
         }
         if include_records:
             out["records"] = [asdict(r) for r in self.records]
@@ -163,9 +182,9 @@ def _spec_name(spec: Any) -> str:
     return type(spec).__name__
 
 
-def _player_names(specs: Sequence[Any]) -> list[str]:
+def _player_names(specs: Sequence[Any], given: Sequence[str] | None = None) -> list[str]:
     """Labels for the players, made unique with their position where two would coincide."""
-    names = [_spec_name(s) for s in specs]
+    names = [_spec_name(s) for s in specs] if given is None else [str(n) for n in given]
     return [f"{n}#{i + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
@@ -184,6 +203,7 @@ def play_match(
     seed: int = 0,
     swap_seats: bool = True,
     progress: bool = False,
+    names: Sequence[str] | None = None,
 ) -> MatchResult:
     """Play ``games`` games of ``env_id`` between ``players`` and tally the results per player.
 
@@ -202,6 +222,8 @@ def play_match(
         swap_seats: Rotate the players through the seats from game to game (with two players:
             alternate who is ``player_0``), so that every player gets every seat.
         progress: Show a tqdm progress bar on stderr.
+        names: Labels of the players (default: their names, or the callable's ``__name__``);
+            repeated labels get ``#k`` appended.
 
     Returns:
         The per-player totals and a record of every game.
@@ -220,8 +242,10 @@ def play_match(
         raise TypeError(f"expected a sequence of player specs, got {type(players).__name__}")
 
     env_spec = spec(env_id)
+    if names is not None and len(names) != len(players):
+        raise ValueError(f"expected one name per player ({len(players)}), got {len(names)}")
     resolved = [resolve_opponent(env_id, p) for p in players]
-    names = _player_names(players)
+    names = _player_names(players, names)
     env = make(env_id)
     if env_spec.kind == "parallel":
         from pettingzoo.utils.conversions import parallel_to_aec
