@@ -11,8 +11,9 @@ Policies are mapped to agents per episode, by agent name, by role, or by a funct
 can be a language-model policy (batched, with token ids and log-probs recorded), any object with
 a batched ``act(observations, infos)``, a :class:`~selfplay_gym.core.bots.Bot`, a callable
 ``(observation, info) -> action``, a bot name such as ``"random"``, or a league (any object with
-``sample(rng) -> (name, opponent)`` and ``record(name, score)``), which is sampled once per
-episode and told the result.
+``sample(rng, env_id=...) -> (name, opponent)`` and ``record(name, reward=...)``, such as
+:class:`selfplay_gym.league.League`), which is sampled once per episode per seat and told the
+result: the mean return of the seats it did not play.
 
 Episodes come in groups of ``group_size`` that share an env seed (GRPO-style groups). Each
 finished episode is appended to a JSONL trajectory file (see
@@ -156,7 +157,7 @@ class RolloutEngine:
     Args:
         env_id: A registered AEC id, e.g. ``"selfplay/TicTacToe-v0"``.
         policies: Policy name -> policy (see the module docstring for what a policy can be).
-            A bare object is taken as ``{"policy": obj}``.
+            A bare object is taken as ``{obj.name: obj}`` (or ``{"policy": obj}``).
         num_envs: Games in flight at once (the largest batch a policy can get).
         mapping: Which policy plays each agent: ``None`` (one policy plays every seat; an error
             if there are several), a mapping keyed by agent name (``"player_1"``) or by role
@@ -193,7 +194,8 @@ class RolloutEngine:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"expected seed to be an int >= 0, got {seed!r}")
         if not isinstance(policies, Mapping):
-            policies = {"policy": policies}
+            label = getattr(policies, "name", None)
+            policies = {label if isinstance(label, str) and label else "policy": policies}
         if not policies:
             raise ValueError("expected at least one policy")
         self.env_id = env_id
@@ -272,7 +274,7 @@ class RolloutEngine:
             name = self._policy_name(agent, role, episode_id)
             if name in self._leagues:
                 league = self._leagues[name]
-                label, drawn = league.sample(self._league_rng)
+                label, drawn = league.sample(self._league_rng, env_id=self.env_id)
                 player = self._league_player(name, drawn, str(label))
                 ep.league_seats[agent] = (league, str(label))
             else:
@@ -417,7 +419,7 @@ class RolloutEngine:
             if others:
                 learner_score = sum(returns[a] for a in others) / len(others)
                 for league, label in ep.league_seats.values():
-                    league.record(label, learner_score)
+                    league.record(label, reward=learner_score)
         if writer is not None:
             writer.write_episode([*ep.records, summary])
         if self.keep_records:
