@@ -17,7 +17,7 @@ import abc
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "Backend",
@@ -28,12 +28,13 @@ __all__ = [
     "UnsupportedCapability",
     "check_prompts",
     "render_plain_chat",
+    "stop_end",
 ]
 
 Message = Mapping[str, str]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
 
-Prompt = Union[str, Sequence[Message]]
+Prompt = str | Sequence[Message]
 """A plain-text prompt, or a chat to be templated by the backend."""
 
 
@@ -77,6 +78,10 @@ class SamplingParams:
             raise ValueError(f"expected 0 < top_p <= 1, got {self.top_p}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
             raise ValueError(f"expected top_k to be an int >= 0, got {self.top_k!r}")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise TypeError(f"expected seed to be an int or None, got {self.seed!r}")
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
         else:
@@ -149,7 +154,9 @@ def check_prompts(prompts: Any) -> list[Prompt]:
         if isinstance(p, str):
             continue
         if isinstance(p, (bytes, Mapping)) or not isinstance(p, Sequence) or not p:
-            raise TypeError(f"prompt {i}: expected a str or a non-empty list of messages, got {p!r:.80}")
+            raise TypeError(
+                f"prompt {i}: expected a str or a non-empty list of messages, got {p!r:.80}"
+            )
         for m in p:
             if not (
                 isinstance(m, Mapping)
@@ -160,6 +167,20 @@ def check_prompts(prompts: Any) -> list[Prompt]:
                     f"prompt {i}: expected messages {{'role': str, 'content': str}}, got {m!r:.80}"
                 )
     return out
+
+
+def stop_end(text: str, stop: Sequence[str]) -> int | None:
+    """Where ``text`` is cut for the ``stop`` strings: just after the earliest complete one.
+
+    "Earliest" is the one generation met first, i.e. whose last character comes first.
+    ``None`` when no stop string occurs.
+
+    Example:
+        >>> stop_end(" chip chip", ("chip", "hi"))
+        4
+    """
+    ends = [text.find(s) + len(s) for s in stop if s in text]
+    return min(ends) if ends else None
 
 
 def render_plain_chat(messages: Sequence[Message]) -> str:
@@ -199,7 +220,7 @@ class Backend(abc.ABC):
         """
         raise UnsupportedCapability(f"the {self.name} backend cannot score continuations")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op by default: most backends hold nothing
         """Release what the backend holds (threads, connections, a GPU engine)."""
 
     def __enter__(self) -> Backend:

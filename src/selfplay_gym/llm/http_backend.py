@@ -13,6 +13,7 @@ Only the standard library is used (``urllib``), so this backend needs no extra.
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import threading
@@ -32,6 +33,7 @@ from selfplay_gym.llm.base import (
     check_candidates,
     check_prompts,
     render_plain_chat,
+    stop_end,
 )
 
 __all__ = ["OpenAIBackend", "RequestFailed"]
@@ -40,7 +42,15 @@ _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 class RequestFailed(RuntimeError):
-    """A request that failed for good (after its retries, or at once for a client error)."""
+    """A request that failed for good (after its retries, or at once for a client error).
+
+    Attributes:
+        attempts: How many attempts were made (1 + the retries spent).
+    """
+
+    def __init__(self, message: str, attempts: int = 1):
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class OpenAIBackend(Backend):
@@ -54,7 +64,8 @@ class OpenAIBackend(Backend):
         endpoint: ``"chat"`` (``/chat/completions``: chat prompts are sent as messages, plain
             prompts as one user message) or ``"completions"`` (``/completions``: chat prompts
             are flattened with :func:`~selfplay_gym.llm.base.render_plain_chat`).
-        max_concurrency: Requests in flight at once.
+        max_concurrency: Requests in flight at once, over every call of this backend (also when
+            several threads call it).
         timeout: Seconds allowed per request attempt.
         max_retries: Extra attempts after a retryable failure.
         backoff: First back-off in seconds; doubled per retry, with up to 50 % jitter.
@@ -79,6 +90,8 @@ class OpenAIBackend(Backend):
         extra_body: dict[str, Any] | None = None,
         seed: int = 0,
     ):
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// base_url, got {base_url!r}")
         if endpoint not in ("chat", "completions"):
             raise ValueError(f"expected endpoint 'chat' or 'completions', got {endpoint!r}")
         if max_concurrency < 1:
@@ -101,18 +114,23 @@ class OpenAIBackend(Backend):
         self.extra_body = dict(extra_body or {})
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
         self._pool: ThreadPoolExecutor | None = None
+        self._score_unsupported: str | None = None
 
-    # The thread pool is created on first use and not pickled, so the backend can be shipped.
+    # The thread pool is created on first use; it and the locks are not pickled, so the backend
+    # can be shipped to another process (a vector-env worker, a Ray actor).
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_pool"] = None
         state["_lock"] = None
+        state["_slots"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -145,15 +163,20 @@ class OpenAIBackend(Backend):
                 time.sleep(self.backoff * 2 ** (attempt - 1) * jitter)
             request = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with self._slots, urllib.request.urlopen(request, timeout=self.timeout) as response:
                     payload = response.read()
             except urllib.error.HTTPError as exc:
-                detail = exc.read()[:300].decode("utf-8", "replace")
+                try:
+                    detail = exc.read()[:300].decode("utf-8", "replace")
+                except (OSError, http.client.HTTPException):
+                    detail = ""
                 last = f"HTTP {exc.code} from {url}: {detail}"
                 if exc.code not in _RETRY_STATUS:
-                    raise RequestFailed(last) from None
+                    raise RequestFailed(last, attempts=attempt + 1) from None
                 continue
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                # OSError covers refused connections and timeouts; HTTPException a server that
+                # answers with something that is not HTTP, or hangs up in the middle of a body.
                 reason = getattr(exc, "reason", exc)
                 last = f"{type(reason).__name__} talking to {url}: {reason}"
                 continue
@@ -166,7 +189,9 @@ class OpenAIBackend(Backend):
                 last = f"no choices in the answer from {url}: {str(answer)[:200]}"
                 continue
             return answer, attempt + 1
-        raise RequestFailed(f"{last} (after {self.max_retries + 1} attempts)")
+        raise RequestFailed(
+            f"{last} (after {self.max_retries + 1} attempts)", attempts=self.max_retries + 1
+        )
 
     # ---- generation -----------------------------------------------------------------------
     def _body(self, prompt: Prompt, sampling: SamplingParams, seed: int) -> tuple[str, dict]:
@@ -201,27 +226,59 @@ class OpenAIBackend(Backend):
         try:
             answer, attempts = self._post(path, body)
         except RequestFailed as exc:
-            return Generation.failed(str(exc), latency=time.perf_counter() - started)
-        choice = answer["choices"][0]
+            return Generation.failed(
+                str(exc), latency=time.perf_counter() - started, attempts=exc.attempts
+            )
+        try:
+            text, token_logprobs, finish = self._read_choice(answer["choices"][0], sampling)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            # A server that answers 200 with a body of the wrong shape is a failed request too.
+            return Generation.failed(
+                f"malformed answer from {self.base_url}{path} ({type(exc).__name__}: {exc}): "
+                f"{str(answer)[:200]}",
+                latency=time.perf_counter() - started,
+                attempts=attempts,
+            )
+        usage = answer.get("usage")
+        meta: dict[str, Any] = {
+            "latency": time.perf_counter() - started,
+            "attempts": attempts,
+            "id": answer.get("id"),
+            "usage": usage,
+        }
+        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+            meta["completion_tokens"] = usage["completion_tokens"]
+        return Generation(
+            text=text,
+            logprobs=token_logprobs,
+            prompt_text=body.get("prompt"),
+            finish_reason=finish,
+            meta=meta,
+        )
+
+    def _read_choice(
+        self, choice: dict[str, Any], sampling: SamplingParams
+    ) -> tuple[str, list[float] | None, str]:
+        """Text, per-token log-probs and finish reason of one choice of an answer."""
         if self.endpoint == "chat":
             text = (choice.get("message") or {}).get("content") or ""
             token_logprobs = _chat_logprobs(choice.get("logprobs"))
         else:
             text = choice.get("text") or ""
-            token_logprobs = (choice.get("logprobs") or {}).get("token_logprobs")
-        finish = choice.get("finish_reason") or "stop"
-        return Generation(
-            text=text,
-            logprobs=[float(x) for x in token_logprobs] if token_logprobs else None,
-            prompt_text=body.get("prompt"),
-            finish_reason="length" if finish == "length" else "stop",
-            meta={
-                "latency": time.perf_counter() - started,
-                "attempts": attempts,
-                "id": answer.get("id"),
-                "usage": answer.get("usage"),
-            },
-        )
+            token_logprobs = _completion_logprobs(choice.get("logprobs"))
+        if not isinstance(text, str):
+            raise TypeError(f"expected the completion text to be a str, got {type(text).__name__}")
+        finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        # SamplingParams.stop keeps the stop string in the text and nothing after it. OpenAI-style
+        # servers drop it; those that say which one matched (vLLM, SGLang: ``stop_reason``) get
+        # it put back. transformers serve returns whole tokens, so text may run past it: cut.
+        matched = choice.get("stop_reason")
+        if isinstance(matched, str) and matched in sampling.stop and not text.endswith(matched):
+            text += matched
+        end = stop_end(text, sampling.stop) if sampling.stop else None
+        if end is not None:
+            text, finish = text[:end], "stop"
+        return text, token_logprobs, finish
 
     def generate(
         self, prompts: Sequence[Prompt], sampling: SamplingParams | None = None
@@ -234,7 +291,8 @@ class OpenAIBackend(Backend):
         seeds = [(base + i) % 2**31 for i in range(len(prompts))]
         if len(prompts) == 1:
             return [self._one(prompts[0], sampling, seeds[0])]
-        return list(self._executor().map(lambda a: self._one(a[0], sampling, a[1]), zip(prompts, seeds)))
+        jobs = zip(prompts, seeds, strict=True)
+        return list(self._executor().map(lambda job: self._one(job[0], sampling, job[1]), jobs))
 
     # ---- scoring --------------------------------------------------------------------------
     def score(
@@ -243,7 +301,11 @@ class OpenAIBackend(Backend):
         """Candidate log-likelihoods from ``/completions`` with ``echo`` and ``logprobs``.
 
         Servers that return prompt log-probabilities (vLLM, SGLang, llama.cpp) support this;
-        ``transformers serve`` does not, and then :class:`UnsupportedCapability` is raised.
+        ``transformers serve`` does not, and then :class:`UnsupportedCapability` is raised (and
+        raised again at once on later calls, without asking the server). The prompt and the
+        candidate are sent as one text, so a chat prompt is flattened with
+        :func:`~selfplay_gym.llm.base.render_plain_chat` (the completions endpoint applies no
+        chat template).
 
         Raises:
             UnsupportedCapability: If the server answers without prompt log-probabilities.
@@ -251,13 +313,20 @@ class OpenAIBackend(Backend):
         """
         prompts = check_prompts(prompts)
         candidates = check_candidates(prompts, candidates)
+        if self._score_unsupported is not None:
+            raise UnsupportedCapability(self._score_unsupported)
         jobs = []
         for i, (p, cands) in enumerate(zip(prompts, candidates, strict=True)):
             text = p if isinstance(p, str) else render_plain_chat(p)
             jobs += [(i, j, text, c) for j, c in enumerate(cands)]
         out = [[0.0] * len(c) for c in candidates]
-        results = self._executor().map(lambda job: self._score_one(job[2], job[3]), jobs)
-        for (i, j, _, _), value in zip(jobs, results, strict=True):
+        if not jobs:
+            return out
+        # The first request alone: a server that cannot score is found out by one request, not
+        # by one per candidate.
+        values = [self._score_one(jobs[0][2], jobs[0][3])]
+        values += self._executor().map(lambda job: self._score_one(job[2], job[3]), jobs[1:])
+        for (i, j, _, _), value in zip(jobs, values, strict=True):
             out[i][j] = value
         return out
 
@@ -276,14 +345,19 @@ class OpenAIBackend(Backend):
         values = logprobs.get("token_logprobs")
         offsets = logprobs.get("text_offset")
         if not values or not offsets:
-            raise UnsupportedCapability(
+            self._score_unsupported = (
                 f"the server at {self.base_url} returns no prompt log-probabilities "
                 "(it ignores echo/logprobs on /completions), so it cannot score candidates; "
                 "use a vLLM or SGLang server, or the transformers backend"
             )
+            raise UnsupportedCapability(self._score_unsupported)
         total = 0.0
         for value, offset in zip(values, offsets, strict=False):
-            if offset >= len(prompt) and offset < len(prompt) + len(candidate) and value is not None:
+            if (
+                offset >= len(prompt)
+                and offset < len(prompt) + len(candidate)
+                and value is not None
+            ):
                 total += float(value)
         return total
 
@@ -292,4 +366,21 @@ def _chat_logprobs(block: Any) -> list[float] | None:
     """Per-token log-probs from a chat answer's ``logprobs`` block, if the server sent them."""
     if not isinstance(block, dict) or not isinstance(block.get("content"), list):
         return None
-    return [float(item["logprob"]) for item in block["content"] if "logprob" in item]
+    values = [item.get("logprob") for item in block["content"] if isinstance(item, dict)]
+    return _as_logprobs(values)
+
+
+def _completion_logprobs(block: Any) -> list[float] | None:
+    """Per-token log-probs from a completions answer's ``logprobs`` block, if sent."""
+    if not isinstance(block, dict):
+        return None
+    return _as_logprobs(block.get("token_logprobs"))
+
+
+def _as_logprobs(values: Any) -> list[float] | None:
+    """``values`` as floats; ``None`` when absent, empty or not all numbers (never garbage)."""
+    if not isinstance(values, list) or not values:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return [float(v) for v in values]

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from selfplay_gym.llm.base import Backend, Generation, Prompt, SamplingParams
+from selfplay_gym.llm.http_backend import RequestFailed
 
 __all__ = ["LLMPolicy", "load_policy", "load_backend"]
 
@@ -63,8 +64,13 @@ class LLMPolicy:
         self.sampling = sampling or SamplingParams()
         self.chat = bool(chat)
         self.mode = mode
-        self.name = name or f"{backend.name}:{getattr(backend, 'model_name', getattr(backend, 'model', ''))}"
+        self.name = (
+            name
+            or f"{backend.name}:{getattr(backend, 'model_name', getattr(backend, 'model', ''))}"
+        )
         self._rng = random.Random(seed)
+        self.last_error: str | None = None
+        """Why the latest batch of moves could not be chosen (``None`` when it could)."""
 
     def reset(self, seed: int | None = None) -> None:
         """Re-seed the move sampling of ``"score"`` mode."""
@@ -115,19 +121,24 @@ class LLMPolicy:
         """Log-likelihood of each candidate continuation (see :meth:`Backend.score`)."""
         return self.backend.score(prompts, candidates)
 
-    def choose(
-        self, observations: Sequence[str], infos: Sequence[Mapping[str, Any]]
-    ) -> list[str]:
+    def choose(self, observations: Sequence[str], infos: Sequence[Mapping[str, Any]]) -> list[str]:
         """The legal move picked for each observation by the model's likelihood of each move.
 
         Greedy (the most likely move) at ``temperature == 0``, else sampled from the softmax of
         the log-likelihoods divided by the temperature. An observation without legal moves in
-        its info gets ``""`` (the env's invalid-move policy then applies).
+        its info gets ``""`` (the env's invalid-move policy then applies), and so does every
+        observation of a batch whose scoring request failed (a server down: the failure is
+        kept in :attr:`last_error`, and the game goes on).
         """
         infos = list(infos)
         prompts = self.prompts(observations, infos)
         legal = [list(info.get("legal_actions") or []) for info in infos]
-        scores = self.backend.score(prompts, legal)
+        try:
+            scores = self.backend.score(prompts, legal)
+        except RequestFailed as exc:
+            self.last_error = str(exc)
+            return [""] * len(prompts)
+        self.last_error = None
         t = self.sampling.temperature
         moves = []
         for names, values in zip(legal, scores, strict=True):
@@ -150,7 +161,10 @@ class LLMPolicy:
         if self.mode == "score":
             infos = list(infos) if infos is not None else [{}] * len(observations)
             return self.choose(observations, [i or {} for i in infos])
-        return [g.text for g in self.generate(observations, infos)]
+        generations = self.generate(observations, infos)
+        errors = [g.error for g in generations if not g.ok]
+        self.last_error = errors[0] if errors else None
+        return [g.text for g in generations]
 
     def __call__(self, observation: str, info: Mapping[str, Any] | None = None) -> str:
         """The opponent protocol: one action for one observation."""
@@ -195,7 +209,9 @@ def load_backend(spec: str, **kwargs: Any) -> Backend:
     raise ValueError(f"unknown backend {kind!r} in {spec!r}; expected hf:, vllm: or openai:")
 
 
-def load_policy(spec: str, *, policy_kwargs: Mapping[str, Any] | None = None, **backend_kwargs: Any) -> LLMPolicy:
+def load_policy(
+    spec: str, *, policy_kwargs: Mapping[str, Any] | None = None, **backend_kwargs: Any
+) -> LLMPolicy:
     """An :class:`LLMPolicy` over :func:`load_backend` ``(spec)``, named ``spec``.
 
     Example::

@@ -22,6 +22,7 @@ from selfplay_gym.llm.base import (
     check_candidates,
     check_prompts,
     render_plain_chat,
+    stop_end,
 )
 
 __all__ = ["TransformersBackend"]
@@ -81,6 +82,7 @@ class TransformersBackend(Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self._torch = torch
+        self._transformers = transformers
 
         if isinstance(model, (str, os.PathLike)):
             self.model_name = str(model)
@@ -107,8 +109,10 @@ class TransformersBackend(Backend):
         self.model = model.to(self.device).eval()
         self.max_batch_size = max_batch_size
         config = self.model.config
-        self.max_context = max_context or getattr(config, "max_position_embeddings", None) or (
-            getattr(config, "n_positions", None) or 4096
+        self.max_context = (
+            max_context
+            or getattr(config, "max_position_embeddings", None)
+            or (getattr(config, "n_positions", None) or 4096)
         )
         self._rng = torch.Generator().manual_seed(seed)
         eos = self.model.generation_config.eos_token_id
@@ -130,7 +134,15 @@ class TransformersBackend(Backend):
     def _encode(self, prompt: Prompt) -> list[int]:
         text = self.render(prompt)
         # A chat template writes its own special tokens; a plain prompt gets the model's usual ones.
-        return self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]
+        ids = self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]
+        if not ids:
+            # An empty prompt: the model needs one position to predict from, so condition on the
+            # start-of-text token (GPT-2's convention for unconditional generation).
+            start = self.tokenizer.bos_token_id
+            if start is None:
+                start = self.tokenizer.eos_token_id
+            ids = [start] if start is not None else [self.tokenizer.pad_token_id]
+        return ids
 
     def _pad_left(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
         torch = self._torch
@@ -162,13 +174,19 @@ class TransformersBackend(Backend):
             ids = self._encode(p)
             encoded.append((ids[-room:], len(ids) > room))
         out: list[Generation] = []
-        for start in range(0, len(prompts), self.max_batch_size):
+        for number, start in enumerate(range(0, len(prompts), self.max_batch_size)):
             chunk = encoded[start : start + self.max_batch_size]
-            out.extend(self._generate_batch(chunk, sampling))
+            if sampling.seed is None:
+                seed = int(self._torch.randint(2**62, (1,), generator=self._rng))
+            else:
+                # Each chunk its own seed: with one seed for all, a group of identical prompts
+                # larger than max_batch_size would repeat the same samples chunk after chunk.
+                seed = sampling.seed + number
+            out.extend(self._generate_batch(chunk, sampling, seed))
         return out
 
     def _generate_batch(
-        self, chunk: list[tuple[list[int], bool]], sampling: SamplingParams
+        self, chunk: list[tuple[list[int], bool]], sampling: SamplingParams, seed: int
     ) -> list[Generation]:
         torch = self._torch
         ids, mask = self._pad_left([c[0] for c in chunk])
@@ -189,11 +207,16 @@ class TransformersBackend(Backend):
                 top_k=int(sampling.top_k) or None,
             )
         if sampling.stop:
-            kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
-        seed = sampling.seed
-        if seed is None:
-            seed = int(torch.randint(2**62, (1,), generator=self._rng))
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            # Not generate(stop_strings=...): transformers' StopStringCriteria looks at the whole
+            # sequence, so a stop string that straddles the end of the prompt (a chat template
+            # ending in "\n" and the stop "\n\n") ends the completion after one token.
+            kwargs["stopping_criteria"] = _generated_text_stop(
+                self._transformers, self.tokenizer, sampling.stop, ids.shape[1]
+            )
+        # Sampling draws from torch's global generators: fork them so that a call leaves the
+        # caller's random state (CPU and, on a GPU, the device's) as it found it.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
             result = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
         new = result.sequences[:, ids.shape[1] :]
@@ -214,10 +237,14 @@ class TransformersBackend(Backend):
                     finish = "stop"
                     break
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            for s in sampling.stop:
-                cut = text.find(s)
-                if cut >= 0:
-                    text = text[: cut + len(s)]
+            if sampling.stop:
+                end = stop_end(text, sampling.stop)
+                if end is not None:
+                    # A row that met its stop string while others of the batch went on was
+                    # padded after it: keep the tokens up to the one that completes the stop
+                    # string, so that token_ids and logprobs describe the text and nothing more.
+                    tokens = self._tokens_through(tokens, sampling.stop)
+                    text = text[:end]
                     finish = "stop"
             gens.append(
                 Generation(
@@ -231,6 +258,24 @@ class TransformersBackend(Backend):
                 )
             )
         return gens
+
+    def _tokens_through(self, tokens: list[int], stop: Sequence[str]) -> list[int]:
+        """The shortest prefix of ``tokens`` whose text contains one of the ``stop`` strings."""
+
+        def has_stop(j: int) -> bool:
+            text = self.tokenizer.decode(tokens[:j], skip_special_tokens=True)
+            return stop_end(text, stop) is not None
+
+        # A longer prefix decodes to a longer text, so "contains a stop string" is monotone in
+        # the prefix length: bisect for the first prefix that does.
+        low, high = 1, len(tokens)
+        while low < high:
+            mid = (low + high) // 2
+            if has_stop(mid):
+                high = mid
+            else:
+                low = mid + 1
+        return tokens[:low]
 
     # ---- scoring --------------------------------------------------------------------------
     def score(
@@ -250,9 +295,7 @@ class TransformersBackend(Backend):
                 if not cands:
                     out.append([])
                     continue
-                cand_ids = [
-                    self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in cands
-                ]
+                cand_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in cands]
                 longest = max(len(c) for c in cand_ids)
                 prompt_ids = self._encode(prompt)[-max(self.max_context - longest, 1) :]
                 out.append(self._score_one(prompt_ids, cand_ids))
@@ -261,9 +304,7 @@ class TransformersBackend(Backend):
     def _score_one(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> list[float]:
         torch = self._torch
         prefix = torch.tensor([prompt_ids], dtype=torch.long, device=self.device)
-        first = self.model(
-            input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True
-        )
+        first = self.model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True)
         # Log-probs of every candidate's first token come from the prompt's last position.
         first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
         scores = [float(first_logp[c[0]]) if c else 0.0 for c in cand_ids]
@@ -286,6 +327,25 @@ class TransformersBackend(Backend):
                 target = torch.tensor(c[1:], dtype=torch.long, device=self.device)
                 scores[i] += float(logp[row, : len(c) - 1].gather(-1, target[:, None]).sum())
         return scores
+
+
+def _generated_text_stop(
+    transformers: Any, tokenizer: Any, stop: Sequence[str], prompt_width: int
+) -> Any:
+    """A stopping criterion that ends a row once its generated text holds a stop string."""
+    torch = __import__("torch")
+    # A stop string completed by the newest token lies within its last few tokens: one token
+    # per UTF-8 byte at worst, plus one for a token that starts before the string.
+    window = max(len(s.encode()) for s in stop) + 1
+
+    class GeneratedTextStop(transformers.StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            start = max(prompt_width, input_ids.shape[1] - window)
+            tails = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            done = [stop_end(text, stop) is not None for text in tails]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return transformers.StoppingCriteriaList([GeneratedTextStop()])
 
 
 def _repeat_cache(cache: Any, n: int) -> Any:

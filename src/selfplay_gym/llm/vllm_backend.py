@@ -1,9 +1,12 @@
 """The vLLM backend: the offline ``vllm.LLM`` engine, for rollouts on a GPU.
 
 One ``generate`` call hands the whole batch to vLLM's scheduler (continuous batching, paged KV
-cache). Chat prompts are templated with the model's tokenizer, as the transformers backend does,
-so both backends feed a model the same tokens. Log-probabilities are vLLM's sampled-token
-log-probs; candidate scores come from ``prompt_logprobs``.
+cache). Prompts are templated and tokenized here, exactly as the transformers backend does them
+(a chat's template writes its own special tokens, so none are added on top), and handed to vLLM
+as token ids: both backends feed a model the same tokens, and a prompt longer than the context
+keeps its newest tokens and is flagged ``prompt_truncated`` instead of failing. Stop strings stay
+in the text, as :class:`~selfplay_gym.llm.base.SamplingParams` documents. Log-probabilities are
+vLLM's sampled-token log-probs; candidate scores come from ``prompt_logprobs``.
 
 Needs the ``vllm`` extra (``pip install selfplay-gym[vllm]``) and a GPU vLLM supports.
 """
@@ -62,6 +65,7 @@ class VLLMBackend(Backend):
         self.llm = vllm.LLM(model=self.model_name, seed=seed, **engine_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self._next_seed = seed
+        self.max_context = max_context or _engine_context(self.llm) or 4096
 
     def render(self, prompt: Prompt) -> str:
         """The text the model reads for ``prompt`` (a chat goes through the chat template)."""
@@ -73,6 +77,18 @@ class VLLMBackend(Backend):
             )
         return render_plain_chat(prompt)
 
+    def _encode(self, prompt: Prompt) -> list[int]:
+        """Token ids of ``prompt``, as :class:`TransformersBackend` makes them."""
+        ids = self.tokenizer(self.render(prompt), add_special_tokens=isinstance(prompt, str))[
+            "input_ids"
+        ]
+        if not ids:
+            start = self.tokenizer.bos_token_id
+            if start is None:
+                start = self.tokenizer.eos_token_id
+            ids = [start if start is not None else 0]
+        return list(ids)
+
     def _params(self, sampling: SamplingParams, seed: int) -> Any:
         return self._vllm.SamplingParams(
             n=1,
@@ -81,6 +97,7 @@ class VLLMBackend(Backend):
             top_p=float(sampling.top_p),
             top_k=sampling.top_k if sampling.top_k else -1,
             stop=list(sampling.stop) or None,
+            include_stop_str_in_output=True,
             seed=seed,
             logprobs=0 if sampling.logprobs else None,
         )
@@ -91,26 +108,41 @@ class VLLMBackend(Backend):
         """Complete every prompt in one engine call."""
         prompts = check_prompts(prompts)
         sampling = sampling or SamplingParams()
+        if not prompts:
+            return []
+        room = self.max_context - sampling.max_new_tokens
+        if room < 1:
+            raise ValueError(
+                f"max_new_tokens={sampling.max_new_tokens} leaves no room for a prompt in a "
+                f"context of {self.max_context} tokens"
+            )
         base = sampling.seed if sampling.seed is not None else self._next_seed
-        self._next_seed = base + len(prompts)
-        texts = [self.render(p) for p in prompts]
+        if sampling.seed is None:
+            self._next_seed = base + len(prompts)
+        encoded = [self._encode(p) for p in prompts]
+        requests = [{"prompt_token_ids": ids[-room:]} for ids in encoded]
         params = [self._params(sampling, base + i) for i in range(len(prompts))]
-        outputs = self.llm.generate(texts, params, use_tqdm=False)
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
         gens = []
-        for text, out in zip(texts, outputs, strict=True):
+        for ids, request, out in zip(encoded, requests, outputs, strict=True):
             completion = out.outputs[0]
             token_ids = list(completion.token_ids)
             logprobs = None
             if completion.logprobs is not None:
-                logprobs = [float(step[t].logprob) for step, t in zip(completion.logprobs, token_ids, strict=False)]
+                logprobs = [
+                    float(step[t].logprob)
+                    for step, t in zip(completion.logprobs, token_ids, strict=False)
+                ]
+            prompt_ids = request["prompt_token_ids"]
             gens.append(
                 Generation(
                     text=completion.text,
                     token_ids=token_ids,
                     logprobs=logprobs,
-                    prompt_token_ids=list(out.prompt_token_ids or []),
-                    prompt_text=text,
+                    prompt_token_ids=prompt_ids,
+                    prompt_text=self.tokenizer.decode(prompt_ids),
                     finish_reason="length" if completion.finish_reason == "length" else "stop",
+                    prompt_truncated=len(ids) > room,
                 )
             )
         return gens
@@ -124,10 +156,14 @@ class VLLMBackend(Backend):
         requests: list[dict[str, Any]] = []
         spans: list[tuple[int, int, int]] = []
         for i, (p, cands) in enumerate(zip(prompts, candidates, strict=True)):
-            prefix = self.tokenizer(self.render(p), add_special_tokens=isinstance(p, str))["input_ids"]
-            for j, c in enumerate(cands):
-                ids = prefix + self.tokenizer(c, add_special_tokens=False)["input_ids"]
-                requests.append({"prompt_token_ids": ids})
+            if not cands:
+                continue
+            cand_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in cands]
+            longest = max(len(c) for c in cand_ids)
+            # Keep the newest prompt tokens that leave room for the longest candidate.
+            prefix = self._encode(p)[-max(self.max_context - longest - 1, 1) :]
+            for j, c in enumerate(cand_ids):
+                requests.append({"prompt_token_ids": prefix + list(c)})
                 spans.append((i, j, len(prefix)))
         params = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
         outputs = self.llm.generate(requests, params, use_tqdm=False) if requests else []
@@ -144,3 +180,15 @@ class VLLMBackend(Backend):
     def close(self) -> None:
         """Drop the engine (frees the GPU memory once nothing else holds it)."""
         self.llm = None
+
+
+def _engine_context(llm: Any) -> int | None:
+    """The engine's context length (``max_model_len``), wherever this vLLM version keeps it."""
+    for path in ("llm_engine.model_config", "llm_engine.vllm_config.model_config"):
+        obj = llm
+        for name in path.split("."):
+            obj = getattr(obj, name, None)
+        length = getattr(obj, "max_model_len", None)
+        if isinstance(length, int) and length > 0:
+            return length
+    return None
