@@ -1,4 +1,4 @@
-"""The OpenAI-compatible HTTP backend: any server speaking ``/v1/chat/completions``.
+r"""The OpenAI-compatible HTTP backend: any server speaking ``/v1/chat/completions``.
 
 vLLM's and SGLang's servers, ``transformers serve``, llama.cpp's server and hosted APIs all speak
 this protocol. Requests of a batch go out concurrently (at most ``max_concurrency`` at once),
@@ -7,6 +7,22 @@ with exponential back-off and jitter. A request that still fails becomes a
 :class:`~selfplay_gym.llm.base.Generation` with ``finish_reason="error"``: the rollout records
 it and the env's invalid-move policy deals with the empty move. Nothing here raises out of
 :meth:`OpenAIBackend.generate` for a server-side failure.
+
+Servers differ; the backend evens out what it can. Stop strings stay in the text and nothing
+after them does, whether the server drops them (OpenAI, vLLM) or returns whole tokens past them
+(``transformers serve``). What it cannot invent it leaves unknown: ``token_ids`` are ``None``
+(the protocol returns text), and ``logprobs`` are ``None`` when the server sends none. What
+``transformers serve`` (transformers 5.x) lacks, as the tests found it:
+
+* it ignores ``logprobs`` and ``echo``: no log-probs, and :meth:`OpenAIBackend.score` raises
+  :class:`~selfplay_gym.llm.base.UnsupportedCapability`;
+* it samples only if the model's ``generation_config.json`` sets ``do_sample``; otherwise any
+  temperature decodes greedily;
+* its stop strings also match text that began in the prompt, so a stop such as ``"\n\n"``
+  after a chat template ending in ``"\n"`` ends the reply after one token;
+* a prompt longer than the model's context is a 500 (an error record here), not a truncation;
+* the chat endpoint wraps a plain-string prompt in a user message; use
+  ``endpoint="completions"`` to send raw text.
 
 Only the standard library is used (``urllib``), so this backend needs no extra.
 """

@@ -3,7 +3,9 @@
 Prompts of a batch are left-padded and generated together with the KV cache; the model's raw
 logits give every generated token's log-probability. Chat prompts go through the tokenizer's own
 chat template (or :func:`~selfplay_gym.llm.base.render_plain_chat` when it has none). Prompts
-longer than the context keep their newest tokens and are flagged ``prompt_truncated``.
+longer than the context keep their newest tokens and are flagged ``prompt_truncated``. Stop
+strings are looked for in the completion only, and a completion that meets one ends with it:
+its text, ``token_ids`` and ``logprobs`` stop at the token that completes the stop string.
 
 Needs the ``llm`` extra (``pip install selfplay-gym[llm]``).
 """
@@ -211,7 +213,7 @@ class TransformersBackend(Backend):
             # sequence, so a stop string that straddles the end of the prompt (a chat template
             # ending in "\n" and the stop "\n\n") ends the completion after one token.
             kwargs["stopping_criteria"] = _generated_text_stop(
-                self._transformers, self.tokenizer, sampling.stop, ids.shape[1]
+                torch, self._transformers, self.tokenizer, sampling.stop, ids.shape[1]
             )
         # Sampling draws from torch's global generators: fork them so that a call leaves the
         # caller's random state (CPU and, on a GPU, the device's) as it found it.
@@ -330,10 +332,9 @@ class TransformersBackend(Backend):
 
 
 def _generated_text_stop(
-    transformers: Any, tokenizer: Any, stop: Sequence[str], prompt_width: int
+    torch: Any, transformers: Any, tokenizer: Any, stop: Sequence[str], prompt_width: int
 ) -> Any:
     """A stopping criterion that ends a row once its generated text holds a stop string."""
-    torch = __import__("torch")
     # A stop string completed by the newest token lies within its last few tokens: one token
     # per UTF-8 byte at worst, plus one for a token that starts before the string.
     window = max(len(s.encode()) for s in stop) + 1
