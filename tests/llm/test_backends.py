@@ -217,6 +217,8 @@ def test_stop_strings_match_the_completion_only(backend):
         )
     # KUHN ends in "chip" and the model continues " chip chip ...": "chip chip" appears across
     # the boundary after one token, and inside the completion only after two.
+    full = backend.generate([KUHN], GREEDY.with_(max_new_tokens=8))[0].text
+    assert full.startswith(" chip chip"), f"premise: the tiny model repeats 'chip', got {full!r}"
     (g,) = backend.generate([KUHN], GREEDY.with_(max_new_tokens=8, stop=("chip chip",)))
     assert g.text == " chip chip"
     assert g.finish_reason == "stop"
@@ -229,6 +231,9 @@ def test_batch_with_a_stopped_row_keeps_tokens_and_text_aligned(backend):
     """A row that stops early while others go on is padded by generate(); none of it leaks."""
     if not caps(backend).token_ids:
         pytest.skip("this backend returns no token ids")
+    full = backend.generate(["hi", KUHN], GREEDY.with_(max_new_tokens=8))
+    assert "ch" not in full[0].text, f"premise: 'hi' does not meet the stop, got {full[0].text!r}"
+    assert backend.tokenizer.decode(full[1].token_ids[:1]) == " chip", "premise: ' chip' first"
     stop = ("ch",)
     batch = backend.generate(["hi", KUHN], GREEDY.with_(max_new_tokens=8, stop=stop))
     assert batch[1].text == " ch" and batch[1].finish_reason == "stop"
