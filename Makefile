@@ -40,10 +40,11 @@ lint: $(STAMP)  ## ruff lint
 format: $(STAMP)  ## ruff format
 	$(VENV)/bin/ruff format src envs wrappers baselines tests benchmarks docs
 
-bench: $(STAMP)  ## Side-by-side speed against TextArena and PettingZoo (wall clock, then instruction counts)
+bench: $(STAMP)  ## Speed against TextArena and PettingZoo (wall clock, instructions), then batched LM rollouts
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/text_games.py
 	command -v valgrind >/dev/null && $(PY) benchmarks/instructions.py || echo "valgrind not found: instruction counts skipped"
+	$(PY) benchmarks/rollout.py
 
 docs: $(STAMP)  ## Regenerate the env pages in docs/envs from the env docstrings
 	$(PY) docs/gen_env_pages.py

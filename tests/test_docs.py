@@ -31,15 +31,22 @@ def test_every_registered_id_has_a_page_with_its_sections():
             assert section in page, f"{spec.id}: {section} missing"
 
 
-def _python_blocks():
-    """Every ```python block of the README and docs; ```py marks fragments that are not run."""
+def _pages_with_python():
+    """Pages with ```python blocks; ```py marks fragments that are not run."""
     import re
 
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for index, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S)):
-            yield pytest.param(block, id=f"{path.name}-{index}")
+        blocks = re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
+        if blocks:
+            yield pytest.param(blocks, id=path.name)
 
 
-@pytest.mark.parametrize("block", list(_python_blocks()))
-def test_documented_python_runs(block, capsys):
-    exec(compile(block, "<doc block>", "exec"), {"__name__": "doc_block"})
+@pytest.mark.parametrize("blocks", list(_pages_with_python()))
+def test_documented_python_runs(blocks, capsys):
+    # A page reads top to bottom: its blocks run in order and share one namespace.
+    namespace = {"__name__": "doc_block"}
+    for index, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"<doc block {index}>", "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"block {index} failed: {type(exc).__name__}: {exc}") from exc

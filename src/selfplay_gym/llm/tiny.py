@@ -1,8 +1,8 @@
 """A tiny GPT-2-style causal language model built locally, for tests, demos and benchmarks.
 
-:func:`build_tiny_model` trains a byte-level BPE tokenizer on text written here (the rules and
-moves of the bundled games, plus every printable character), gives it a chat template, creates a
-randomly initialised GPT-2 with a few hundred thousand parameters and saves both as an ordinary
+:func:`build_tiny_model` trains a byte-level BPE tokenizer on text written here and on the
+prompts of a few random games of every registered turn-based id, gives it a chat template, creates a
+randomly initialised GPT-2 of about a million parameters and saves both as an ordinary
 Hugging Face directory. Every backend loads it by path -- ``transformers``, ``vllm``, and
 ``transformers serve`` for the HTTP backend -- and nothing is downloaded.
 
@@ -37,7 +37,7 @@ TINY_CHAT_TEMPLATE = (
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 """Bumped when the builder's output changes; a cached directory of another version is rebuilt."""
 
 
@@ -55,7 +55,37 @@ def _training_text() -> list[str]:
         "<think> </think> <answer> </answer> \\boxed{4} \\boxed{[call]} \\boxed{[Offer: 1 Wood -> 1 Gold]}",
     ]
     lines += [f"[{i}] {i} {i * 7} {i}{i}" for i in range(21)]
-    return lines * 4
+    return lines * 4 + _game_prompts()
+
+
+def _game_prompts(games: int = 3) -> list[str]:
+    """Prompts of a few random games of every registered turn-based id.
+
+    Merges learnt from the prompts the model will read make them several times shorter in
+    tokens than plain byte-level text, and prefill is most of a small model's cost.
+    """
+    from selfplay_gym.core.bots import RandomBot
+    from selfplay_gym.registry import ENV_SPECS, make
+
+    prompts = []
+    for env_spec in ENV_SPECS:
+        if env_spec.kind != "aec":
+            continue
+        try:
+            env = make(env_spec.id)
+            bot = RandomBot(0)
+            for seed in range(games):
+                env.reset(seed=seed)
+                for agent in env.agent_iter():
+                    observation, _, terminated, truncated, _ = env.last()
+                    if terminated or truncated:
+                        env.step(None)
+                        continue
+                    prompts.append(observation)
+                    env.step(bot.act(env.unwrapped, agent))
+        except Exception:  # noqa: BLE001 - a family that cannot run here adds no text
+            continue
+    return prompts
 
 
 def default_tiny_model_dir() -> Path:
@@ -75,7 +105,7 @@ def build_tiny_model(
     n_embd: int = 128,
     n_head: int = 4,
     n_positions: int = 2048,
-    vocab_size: int = 512,
+    vocab_size: int = 2048,
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
