@@ -61,41 +61,65 @@ def _serve_command(model: Path, port: int) -> list[str]:
     return [sys.executable, "-m", "transformers.cli.transformers", *args]
 
 
+class ServedModel:
+    """A running ``transformers serve`` process and its base URL."""
+
+    def __init__(self, model: Path, home: Path):
+        missing = [m for m in ("fastapi", "uvicorn") if _missing(m)]
+        if missing:
+            pytest.skip(
+                f"transformers serve needs {', '.join(missing)}: pip install 'selfplay-gym[serve]'"
+            )
+        port = free_port()
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "HF_HOME": str(home / "hf"),
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        self.log_path = home / "serve.log"
+        self._log = open(self.log_path, "wb")  # closed by stop(), after the server
+        self.process = subprocess.Popen(
+            _serve_command(model, port),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=home,
+            start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(self.url, self.process, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Kill the server's whole process group (idempotent)."""
+        _kill_group(self.process)
+        self._log.close()
+
+
 @pytest.fixture(scope="session")
 def tiny_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of ``transformers serve`` serving the tiny model."""
-    missing = [m for m in ("fastapi", "uvicorn") if _missing(m)]
-    if missing:
-        pytest.skip(
-            f"transformers serve needs {', '.join(missing)}: pip install 'selfplay-gym[serve]'"
-        )
-    home = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_HOME": str(home / "hf"),
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    log_path = home / "serve.log"
-    log = open(log_path, "wb")  # closed at teardown, after the server
-    process = subprocess.Popen(
-        _serve_command(tiny_model_path, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=home,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    """The base URL of ``transformers serve`` serving the tiny model (one per session)."""
+    served = ServedModel(tiny_model_path, tmp_path_factory.mktemp("serve"))
     try:
-        _wait_healthy(url, process, log_path)
-        yield url
+        yield served.url
     finally:
-        _kill_group(process)
-        log.close()
+        served.stop()
+
+
+@pytest.fixture
+def killable_server(tiny_model_path: Path, tmp_path: Path) -> Iterator[ServedModel]:
+    """A server of this test's own, which the test may kill (stopped at teardown regardless)."""
+    served = ServedModel(tiny_model_path, tmp_path)
+    try:
+        yield served
+    finally:
+        served.stop()
 
 
 def _missing(module: str) -> bool:
