@@ -282,3 +282,18 @@ def test_a_league_is_drawn_per_episode_and_told_the_results():
     assert games == {"random": drawn["pool/random"], "strong": drawn["pool/strong"]}
     # A random-move learner never beats the perfect bot.
     assert league["strong"].wins == 0
+
+
+class FirstLegalMove:
+    """A batched policy with act() only (not callable move by move): the first legal move."""
+
+    name = "first"
+
+    def act(self, observations, infos):
+        return [info["legal_actions"][0] for info in infos]
+
+
+def test_a_batched_act_policy_need_not_be_callable():
+    engine = RolloutEngine("selfplay/TicTacToe-v0", FirstLegalMove(), num_envs=2, seed=1)
+    stats = engine.run(3)
+    assert stats.episodes == 3 and stats.policy_calls["first"] >= 1

@@ -118,6 +118,13 @@ def _is_league(obj: Any) -> bool:
     return callable(getattr(obj, "sample", None)) and callable(getattr(obj, "record", None))
 
 
+def _resolve(env_id: str, obj: Any) -> Any:
+    """``obj`` as a policy: a batched ``act()`` object as is, anything else as an opponent."""
+    if not isinstance(obj, Bot) and callable(getattr(obj, "act", None)):
+        return obj  # need not be callable one move at a time (resolve_opponent would refuse it)
+    return resolve_opponent(env_id, obj)
+
+
 class _Episode:
     """One game in flight."""
 
@@ -215,7 +222,7 @@ class RolloutEngine:
             if _is_league(obj):
                 self._leagues[name] = obj
             else:
-                self._players[name] = _Player(name, resolve_opponent(env_id, obj))
+                self._players[name] = _Player(name, _resolve(env_id, obj))
         if mapping is None and len(policies) > 1:
             raise ValueError(
                 f"several policies {sorted(policies)} but no mapping: pass mapping= (by agent, "
@@ -259,7 +266,7 @@ class RolloutEngine:
         key: Any = ("name", drawn) if isinstance(drawn, str) else id(drawn)
         cached = self._resolved_opponents.get(key)
         if cached is None or not (isinstance(drawn, str) or cached[0] is drawn):
-            player = _Player(f"{league_name}/{label}", resolve_opponent(self.env_id, drawn))
+            player = _Player(f"{league_name}/{label}", _resolve(self.env_id, drawn))
             cached = self._resolved_opponents[key] = (drawn, player)
         return cached[1]
 
