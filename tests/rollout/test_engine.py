@@ -297,3 +297,55 @@ def test_a_batched_act_policy_need_not_be_callable():
     engine = RolloutEngine("selfplay/TicTacToe-v0", FirstLegalMove(), num_envs=2, seed=1)
     stats = engine.run(3)
     assert stats.episodes == 3 and stats.policy_calls["first"] >= 1
+
+
+def test_bot_moves_depend_on_the_episode_not_on_the_games_in_flight():
+    # Every game in flight has its own bot, seeded from (seed, episode, seat): the same episode
+    # plays the same moves whether 1 or 4 games run at once.
+    def moves(num_envs):
+        engine = RolloutEngine(
+            "selfplay/TicTacToe-v0",
+            {"first": FirstLegalMove(), "random": "random"},
+            mapping={"player_0": "first", "player_1": "random"},
+            num_envs=num_envs,
+            seed=7,
+        )
+        engine.run(12)
+        out = {}
+        for r in engine.records:
+            if r["type"] == "step":
+                out.setdefault(r["episode_id"], []).append(r["completion"])
+        return out
+
+    assert moves(4) == moves(1)
+
+
+def test_bots_drawn_from_a_league_are_not_kept_after_their_episode():
+    import gc
+    import weakref
+
+    from selfplay_gym.core.bots import RandomBot
+
+    class FreshBots:
+        def __init__(self):
+            self.drawn = []
+
+        def sample(self, rng, env_id=None):
+            bot = RandomBot()
+            self.drawn.append(weakref.ref(bot))
+            return "random", bot
+
+        def record(self, name, reward):
+            pass
+
+    league = FreshBots()
+    engine = RolloutEngine(
+        "selfplay/TicTacToe-v0",
+        {"learner": FirstLegalMove(), "pool": league},
+        mapping={"player_0": "learner", "player_1": "pool"},
+        num_envs=2,
+    )
+    engine.run(30)
+    gc.collect()
+    assert len(league.drawn) == 30
+    assert sum(ref() is not None for ref in league.drawn) <= 2  # at most one per game slot

@@ -22,6 +22,7 @@ finished episode is appended to a JSONL trajectory file (see
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -231,6 +232,8 @@ class RolloutEngine:
         self.mapping = mapping
         self._check_mapping()
         self._resolved_opponents: dict[Any, tuple[Any, _Player]] = {}
+        # (id of a slot's env, agent) -> (a bot as given, that slot's own copy of it).
+        self._slot_bots: dict[tuple[int, str], tuple[Bot, _Player]] = {}
         self._league_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         self.records: list[dict[str, Any]] = []
         self.stats = RolloutStats()
@@ -262,7 +265,13 @@ class RolloutEngine:
             self._policy_name(agent, env.infos[agent]["role"], 0)
 
     def _league_player(self, league_name: str, drawn: Any, label: str) -> _Player:
-        """The engine's player for an opponent a league drew (built once per opponent)."""
+        """The engine's player for an opponent a league drew (built once per opponent).
+
+        Bots are not kept: a league may draw a new one every episode, and :meth:`_start` gives
+        each game its own copy anyway.
+        """
+        if isinstance(drawn, Bot):
+            return _Player(f"{league_name}/{label}", drawn)
         key: Any = ("name", drawn) if isinstance(drawn, str) else id(drawn)
         cached = self._resolved_opponents.get(key)
         if cached is None or not (isinstance(drawn, str) or cached[0] is drawn):
@@ -287,11 +296,29 @@ class RolloutEngine:
             else:
                 player = self._players[name]
             if isinstance(player.obj, Bot):
+                player = self._slot_bot(env, agent, player)
                 player.obj.reset(bot_seed(self.seed, episode_id, seat))
             ep.players[agent] = player
             ep.pre_reward[agent] = 0.0
             ep.invalid[agent] = 0
         return ep
+
+    def _slot_bot(self, env: Any, agent: str, player: _Player) -> _Player:
+        """The copy of a bot that plays ``agent`` in ``env``'s slot.
+
+        One bot object serves every game in flight (and maybe several seats); re-seeded at
+        each game's start, its generator would be shared by the games in flight, so a game's
+        moves would depend on ``num_envs``. A copy per slot and seat keeps each game's bot
+        moves a function of ``(seed, episode_id, seat)`` alone, as in the arena.
+        """
+        key = (id(env), agent)
+        cached = self._slot_bots.get(key)
+        if cached is None or cached[0] is not player.obj:
+            cached = self._slot_bots[key] = (
+                player.obj,
+                _Player(player.name, copy.deepcopy(player.obj)),
+            )
+        return cached[1]
 
     def _credit(self, ep: _Episode, agent: str, reward: float, info: Mapping[str, Any]) -> None:
         """Give ``agent``'s reward since its last action to that action's record."""
