@@ -285,3 +285,24 @@ def test_constructor_validation(kwargs, match):
 def test_base_url_gets_v1_only_without_a_path():
     assert OpenAIBackend("http://127.0.0.1:8000", "m").base_url == "http://127.0.0.1:8000/v1"
     assert OpenAIBackend("http://h:1/api/v1/", "m").base_url == "http://h:1/api/v1"
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        42,
+        {"text": "x", "logprobs": ["not", "a", "dict"]},
+        {"text": "x", "logprobs": {"token_logprobs": [-1.0, "x"], "text_offset": [0, 1]}},
+    ],
+)
+def test_score_on_a_malformed_answer_raises_request_failed(fake_server, choice):
+    """A 200 answer of the wrong shape is a failed request, which a score-mode policy survives."""
+    from selfplay_gym.llm import LLMPolicy
+
+    fake_server.default = lambda body: Reply(body={"choices": [choice]})
+    backend = backend_for(fake_server.url)
+    with pytest.raises(RequestFailed, match="malformed"):
+        backend.score(["p"], [["a"]])
+    policy = LLMPolicy(backend, mode="score", chat=False)
+    assert policy.act(["p"], [{"legal_actions": ["a", "b"]}]) == [""]
+    assert "malformed" in policy.last_error

@@ -325,7 +325,8 @@ class OpenAIBackend(Backend):
 
         Raises:
             UnsupportedCapability: If the server answers without prompt log-probabilities.
-            RequestFailed: If a request fails for good (scoring has no per-item fallback).
+            RequestFailed: If a request fails for good, or is answered with a body of the
+                wrong shape (scoring has no per-item fallback).
         """
         prompts = check_prompts(prompts)
         candidates = check_candidates(prompts, candidates)
@@ -356,10 +357,17 @@ class OpenAIBackend(Backend):
             "logprobs": 0,
             **self.extra_body,
         }
-        answer, _ = self._post("/completions", body)
-        logprobs = answer["choices"][0].get("logprobs") or {}
-        values = logprobs.get("token_logprobs")
-        offsets = logprobs.get("text_offset")
+        answer, attempts = self._post("/completions", body)
+        choice = answer["choices"][0]
+        logprobs = (choice.get("logprobs") if isinstance(choice, dict) else None) or {}
+        values = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
+        offsets = logprobs.get("text_offset") if isinstance(logprobs, dict) else None
+        if not isinstance(choice, dict) or not isinstance(logprobs, dict):
+            # A 200 answer of the wrong shape is a failed request, as in generate().
+            raise RequestFailed(
+                f"malformed answer from {self.base_url}/completions: {str(answer)[:200]}",
+                attempts=attempts,
+            )
         if not values or not offsets:
             self._score_unsupported = (
                 f"the server at {self.base_url} returns no prompt log-probabilities "
@@ -368,13 +376,20 @@ class OpenAIBackend(Backend):
             )
             raise UnsupportedCapability(self._score_unsupported)
         total = 0.0
-        for value, offset in zip(values, offsets, strict=False):
-            if (
-                offset >= len(prompt)
-                and offset < len(prompt) + len(candidate)
-                and value is not None
-            ):
-                total += float(value)
+        try:
+            for value, offset in zip(values, offsets, strict=False):
+                if (
+                    offset >= len(prompt)
+                    and offset < len(prompt) + len(candidate)
+                    and value is not None
+                ):
+                    total += float(value)
+        except (TypeError, ValueError) as exc:
+            raise RequestFailed(
+                f"malformed log-probs from {self.base_url}/completions "
+                f"({type(exc).__name__}: {exc}): {str(logprobs)[:200]}",
+                attempts=attempts,
+            ) from None
         return total
 
 
