@@ -265,3 +265,20 @@ def test_load_backend_vllm_names_its_extra():
 def test_bad_specs_raise_value_error(spec):
     with pytest.raises(ValueError):
         load_policy(spec)
+
+
+def test_score_mode_sampling_survives_infinite_scores():
+    from selfplay_gym.llm import Backend, LLMPolicy, SamplingParams
+
+    class Hopeless(Backend):
+        name = "hopeless"
+
+        def generate(self, prompts, sampling=None):
+            raise AssertionError("not used")
+
+        def score(self, prompts, candidates):
+            return [[float("-inf")] * len(c) for c in candidates]
+
+    policy = LLMPolicy(Hopeless(), mode="score", sampling=SamplingParams(temperature=1.0))
+    moves = policy.act(["obs"] * 20, [{"legal_actions": ["[a]", "[b]"]}] * 20)
+    assert set(moves) <= {"[a]", "[b]"} and len(moves) == 20

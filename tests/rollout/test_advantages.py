@@ -115,3 +115,9 @@ def test_helpers_read_rollout_records():
     kept = drop_zero_advantage(RoleBaseline()(engine.records))
     # The perfect bot never loses: random's returns are <= 0, so its first-batch advantages too.
     assert all(r["advantage"] <= 0 for r in kept if r["policy"] == "a")
+
+
+def test_groups_of_two_runs_in_one_file_stay_apart():
+    # Two engines appending to one file both number their groups from 0.
+    batch = [rec(1.0, run_id="a", episode=0), rec(-1.0, run_id="b", episode=0)]
+    assert [r["advantage"] for r in group_relative(batch, std=False)] == [0.0, 0.0]

@@ -297,6 +297,8 @@ def test_a_batched_act_policy_need_not_be_callable():
     engine = RolloutEngine("selfplay/TicTacToe-v0", FirstLegalMove(), num_envs=2, seed=1)
     stats = engine.run(3)
     assert stats.episodes == 3 and stats.policy_calls["first"] >= 1
+    steps = [r for r in engine.records if r["type"] == "step"]
+    assert {r["finish_reason"] for r in steps} == {"policy"}
 
 
 def test_bot_moves_depend_on_the_episode_not_on_the_games_in_flight():

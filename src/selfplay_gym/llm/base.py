@@ -27,7 +27,9 @@ __all__ = [
     "SamplingParams",
     "UnsupportedCapability",
     "check_prompts",
+    "encode_with_tokenizer",
     "render_plain_chat",
+    "render_with_tokenizer",
     "stop_end",
 ]
 
@@ -187,6 +189,38 @@ def render_plain_chat(messages: Sequence[Message]) -> str:
     """A chat as plain text, for models without a chat template: ``Role: content`` blocks."""
     blocks = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
     return "\n\n".join([*blocks, "Assistant:"])
+
+
+def render_with_tokenizer(tokenizer: Any, prompt: Prompt) -> str:
+    """The text a local model reads for ``prompt``.
+
+    A chat goes through the tokenizer's chat template (generation prompt added), or
+    :func:`render_plain_chat` when it has none.
+    """
+    if isinstance(prompt, str):
+        return prompt
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            [dict(m) for m in prompt], tokenize=False, add_generation_prompt=True
+        )
+    return render_plain_chat(prompt)
+
+
+def encode_with_tokenizer(tokenizer: Any, prompt: Prompt) -> list[int]:
+    """Token ids of ``prompt``, the same for every local backend.
+
+    A chat template writes its own special tokens; a plain prompt gets the model's usual ones.
+    An empty prompt becomes the start-of-text token (GPT-2's convention for unconditional
+    generation), since the model needs one position to predict from.
+    """
+    text = render_with_tokenizer(tokenizer, prompt)
+    ids = list(tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"])
+    if not ids:
+        for start in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, 0):
+            if start is not None:
+                ids = [start]
+                break
+    return ids
 
 
 class Backend(abc.ABC):

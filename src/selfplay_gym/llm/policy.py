@@ -148,7 +148,11 @@ class LLMPolicy:
                 moves.append(names[max(range(len(values)), key=values.__getitem__)])
             else:
                 top = max(values)
-                weights = [math.exp((v - top) / t) for v in values]
+                if not math.isfinite(top):
+                    # No move has a finite likelihood (or one is +inf/NaN): no ranking to use.
+                    moves.append(self._rng.choice(names))
+                    continue
+                weights = [math.exp((v - top) / t) if math.isfinite(v) else 0.0 for v in values]
                 moves.append(self._rng.choices(names, weights=weights)[0])
         return moves
 

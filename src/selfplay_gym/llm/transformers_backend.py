@@ -23,7 +23,8 @@ from selfplay_gym.llm.base import (
     SamplingParams,
     check_candidates,
     check_prompts,
-    render_plain_chat,
+    encode_with_tokenizer,
+    render_with_tokenizer,
     stop_end,
 )
 
@@ -125,26 +126,10 @@ class TransformersBackend(Backend):
     # ---- prompts --------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
         """The text the model reads for ``prompt`` (a chat goes through the chat template)."""
-        if isinstance(prompt, str):
-            return prompt
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                [dict(m) for m in prompt], tokenize=False, add_generation_prompt=True
-            )
-        return render_plain_chat(prompt)
+        return render_with_tokenizer(self.tokenizer, prompt)
 
     def _encode(self, prompt: Prompt) -> list[int]:
-        text = self.render(prompt)
-        # A chat template writes its own special tokens; a plain prompt gets the model's usual ones.
-        ids = self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]
-        if not ids:
-            # An empty prompt: the model needs one position to predict from, so condition on the
-            # start-of-text token (GPT-2's convention for unconditional generation).
-            start = self.tokenizer.bos_token_id
-            if start is None:
-                start = self.tokenizer.eos_token_id
-            ids = [start] if start is not None else [self.tokenizer.pad_token_id]
-        return ids
+        return encode_with_tokenizer(self.tokenizer, prompt)
 
     def _pad_left(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
         torch = self._torch

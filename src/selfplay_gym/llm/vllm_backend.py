@@ -23,7 +23,8 @@ from selfplay_gym.llm.base import (
     SamplingParams,
     check_candidates,
     check_prompts,
-    render_plain_chat,
+    encode_with_tokenizer,
+    render_with_tokenizer,
 )
 
 __all__ = ["VLLMBackend", "import_vllm"]
@@ -69,25 +70,10 @@ class VLLMBackend(Backend):
 
     def render(self, prompt: Prompt) -> str:
         """The text the model reads for ``prompt`` (a chat goes through the chat template)."""
-        if isinstance(prompt, str):
-            return prompt
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                [dict(m) for m in prompt], tokenize=False, add_generation_prompt=True
-            )
-        return render_plain_chat(prompt)
+        return render_with_tokenizer(self.tokenizer, prompt)
 
     def _encode(self, prompt: Prompt) -> list[int]:
-        """Token ids of ``prompt``, as :class:`TransformersBackend` makes them."""
-        ids = self.tokenizer(self.render(prompt), add_special_tokens=isinstance(prompt, str))[
-            "input_ids"
-        ]
-        if not ids:
-            start = self.tokenizer.bos_token_id
-            if start is None:
-                start = self.tokenizer.eos_token_id
-            ids = [start if start is not None else 0]
-        return list(ids)
+        return encode_with_tokenizer(self.tokenizer, prompt)
 
     def _params(self, sampling: SamplingParams, seed: int) -> Any:
         return self._vllm.SamplingParams(

@@ -145,7 +145,7 @@ def group_relative(
     *,
     std: bool = True,
     eps: float = 1e-6,
-    keys: Sequence[str] = ("env_id", "group_id"),
+    keys: Sequence[str] = ("run_id", "env_id", "group_id"),
     episode_level: bool = True,
 ) -> list[dict[str, Any]]:
     """GRPO advantages: ``(return - group mean) / (group std + eps)``.
@@ -154,7 +154,7 @@ def group_relative(
         records: Step records.
         std: Divide by the group's standard deviation (``False``: Dr. GRPO, mean only).
         eps: Added to the standard deviation.
-        keys: Fields that define a group.
+        keys: Fields that define a group (``run_id`` keeps runs appended to one file apart).
         episode_level: Each agent's episode counts once in the mean and std (a long game
             does not outweigh a short one); ``False`` counts every record.
     """
@@ -166,7 +166,7 @@ def per_role_normalized(
     *,
     std: bool = True,
     eps: float = 1e-6,
-    keys: Sequence[str] = ("env_id", "group_id", "role", "seat"),
+    keys: Sequence[str] = ("run_id", "env_id", "group_id", "role", "seat"),
     episode_level: bool = True,
 ) -> list[dict[str, Any]]:
     """MARS's agent-specific normalisation: :func:`group_relative` within each role and seat."""

@@ -389,7 +389,7 @@ class RolloutEngine:
             "prompt_token_ids": None,
             "token_ids": None,
             "logprobs": None,
-            "finish_reason": "bot",
+            "finish_reason": "policy" if ep.players[agent].kind == "act" else "bot",
             "error": None,
             "reward": 0.0,
             "reward_components": {},

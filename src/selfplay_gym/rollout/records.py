@@ -21,7 +21,8 @@ prompt                 what the model read: the templated prompt when the backen
 completion             the raw action text (``""`` for a failed request)
 prompt_token_ids       token ids of the prompt, or ``null`` (bots, HTTP servers)
 token_ids, logprobs    generated token ids and their log-probs, or ``null``
-finish_reason, error   ``stop``/``length``/``error``/``bot``, and the error message if any
+finish_reason, error   ``stop``/``length``/``error`` (a generation), ``policy`` (a batched
+                       ``act()`` policy, e.g. a score-mode LLMPolicy) or ``bot``, and the error
 reward                 reward the agent received after this action, up to its next action
 reward_components      the named parts of ``reward`` (``info["reward_components"]``)
 return                 the agent's total reward over the episode (gamma = 1)
