@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from selfplay_gym.core.bots import Bot, ask
+from selfplay_gym.core.tables import format_table
 from selfplay_gym.league.ratings import Elo
 from selfplay_gym.registry import make, resolve_opponent, spec
 
@@ -131,18 +132,9 @@ class MatchResult:
             )
             for p in self.players
         ]
-        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-
-        def line(cells: Sequence[str]) -> str:
-            # The name column reads best left-aligned, numbers right-aligned.
-            first = cells[0].ljust(widths[0])
-            rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-            return "  ".join((first, *rest)).rstrip()
-
         seating = "seats swapped" if self.swap_seats else "fixed seats"
         title = f"{self.env_id}: {self.num_games} games, seed {self.seed}, {seating}"
-        rule = "-" * len(line(header))
-        return "\n".join([title, line(header), rule, *(line(row) for row in rows)])
+        return format_table(title, header, rows)
 
     def ratings(self, elo: Elo | None = None) -> Elo:
         """Elo ratings from replaying the games in order (a fresh :class:`Elo` by default).

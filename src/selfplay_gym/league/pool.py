@@ -35,13 +35,14 @@ import copy
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from selfplay_gym.core.bots import Bot
+from selfplay_gym.core.tables import format_table
 from selfplay_gym.league.ratings import Elo, score_from_reward
 
 __all__ = [
@@ -506,16 +507,8 @@ class League:
                     f"{probabilities[e.name]:.3f}",
                 )
             )
-        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-
-        def line(cells: Sequence[str]) -> str:
-            # Name and kind read best left-aligned, numbers right-aligned.
-            left = (cells[0].ljust(widths[0]), cells[1].ljust(widths[1]))
-            rest = (cell.rjust(width) for cell, width in zip(cells[2:], widths[2:], strict=True))
-            return "  ".join((*left, *rest)).rstrip()
-
         title = (
             f"League ({self.rule}): {len(self)} entries; "
             f"{self.learner} rating {self.ratings.rating(self.learner):.1f}"
         )
-        return "\n".join([title, line(header), "-" * len(line(header)), *map(line, rows)])
+        return format_table(title, header, rows, left=2)

@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from selfplay_gym.core.tables import format_table
+
 __all__ = ["Elo", "score_from_reward"]
 
 
@@ -152,15 +154,8 @@ class Elo:
         """A fixed-width table of the players by rating, with their rated games."""
         header = ("player", "rating", "games")
         rows = [(name, f"{rating:.1f}", str(self.games[name])) for name, rating in self.ranking()]
-        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(3)]
-
-        def line(cells: Sequence[str]) -> str:
-            first = cells[0].ljust(widths[0])
-            rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-            return "  ".join((first, *rest)).rstrip()
-
         title = f"Elo ratings (initial {self.initial:g}, K {self.k:g})"
-        return "\n".join([title, line(header), "-" * len(line(header)), *map(line, rows)])
+        return format_table(title, header, rows)
 
     def to_dict(self) -> dict[str, float]:
         """``{name: rating}``, highest rating first."""
