@@ -206,14 +206,16 @@ def render_with_tokenizer(tokenizer: Any, prompt: Prompt) -> str:
     return render_plain_chat(prompt)
 
 
-def encode_with_tokenizer(tokenizer: Any, prompt: Prompt) -> list[int]:
+def encode_with_tokenizer(tokenizer: Any, prompt: Prompt, text: str | None = None) -> list[int]:
     """Token ids of ``prompt``, the same for every local backend.
 
     A chat template writes its own special tokens; a plain prompt gets the model's usual ones.
     An empty prompt becomes the start-of-text token (GPT-2's convention for unconditional
-    generation), since the model needs one position to predict from.
+    generation), since the model needs one position to predict from. ``text`` is the prompt
+    already rendered by :func:`render_with_tokenizer`, if the caller has it.
     """
-    text = render_with_tokenizer(tokenizer, prompt)
+    if text is None:
+        text = render_with_tokenizer(tokenizer, prompt)
     ids = list(tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"])
     if not ids:
         for start in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, 0):

@@ -158,8 +158,10 @@ class TransformersBackend(Backend):
             )
         encoded = []
         for p in prompts:
-            ids = self._encode(p)
-            encoded.append((ids[-room:], len(ids) > room))
+            text = self.render(p)
+            ids = encode_with_tokenizer(self.tokenizer, p, text)
+            # The rendered text is the prompt as read, unless its oldest tokens had to go.
+            encoded.append((ids[-room:], len(ids) > room, text))
         out: list[Generation] = []
         for number, start in enumerate(range(0, len(prompts), self.max_batch_size)):
             chunk = encoded[start : start + self.max_batch_size]
@@ -173,7 +175,7 @@ class TransformersBackend(Backend):
         return out
 
     def _generate_batch(
-        self, chunk: list[tuple[list[int], bool]], sampling: SamplingParams, seed: int
+        self, chunk: list[tuple[list[int], bool, str]], sampling: SamplingParams, seed: int
     ) -> list[Generation]:
         torch = self._torch
         ids, mask = self._pad_left([c[0] for c in chunk])
@@ -215,7 +217,7 @@ class TransformersBackend(Backend):
             token_logprobs = None
         rows = new.tolist()
         gens = []
-        for i, (prompt_ids, truncated) in enumerate(chunk):
+        for i, (prompt_ids, truncated, prompt_text) in enumerate(chunk):
             tokens = rows[i]
             finish = "length"
             for j, t in enumerate(tokens):
@@ -239,7 +241,7 @@ class TransformersBackend(Backend):
                     token_ids=tokens,
                     logprobs=token_logprobs[i][: len(tokens)] if token_logprobs else None,
                     prompt_token_ids=prompt_ids,
-                    prompt_text=self.tokenizer.decode(prompt_ids),
+                    prompt_text=self.tokenizer.decode(prompt_ids) if truncated else prompt_text,
                     finish_reason=finish,
                     prompt_truncated=truncated,
                 )

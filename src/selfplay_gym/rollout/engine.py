@@ -230,6 +230,7 @@ class RolloutEngine:
                 "by role, or a function (agent, role, episode_id) -> policy name)"
             )
         self.mapping = mapping
+        self._only_policy = next(iter(policies))
         self._check_mapping()
         self._resolved_opponents: dict[Any, tuple[Any, _Player]] = {}
         # (id of a slot's env, agent) -> (a bot as given, that slot's own copy of it).
@@ -242,7 +243,7 @@ class RolloutEngine:
     def _policy_name(self, agent: str, role: str, episode_id: int) -> str:
         mapping = self.mapping
         if mapping is None:
-            return next(iter({**self._players, **self._leagues}))
+            return self._only_policy
         if callable(mapping) and not isinstance(mapping, Mapping):
             name = mapping(agent, role, episode_id)
         elif agent in mapping:
