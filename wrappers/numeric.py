@@ -34,19 +34,19 @@ class NumericView(gymnasium.Wrapper):
         if not game.move_names or not game.state_size:
             raise TypeError(f"{type(game).__name__} has no finite move set or state tensor")
         self._game = game
-        self._learner = view.learner
+        self._view = view
         self.observation_space = game.state_space
         self.action_space = Discrete(len(game.move_names))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset and return the learner's state tensor."""
         _, info = self.env.reset(seed=seed, options=options)
-        return self._game.state_tensor(self._learner), info
+        return self._game.state_tensor(self._view.learner), info
 
     def step(self, action: Any):
         """Play canonical move ``action`` for the learner."""
         _, reward, terminated, truncated, info = self.env.step(int(action))
-        return self._game.state_tensor(self._learner), reward, terminated, truncated, info
+        return self._game.state_tensor(self._view.learner), reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of the learner's legal moves."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium
@@ -12,7 +12,7 @@ from pettingzoo import AECEnv
 from selfplay_gym.core.bots import Bot, ask
 from selfplay_gym.league import League
 
-__all__ = ["SelfPlayView"]
+__all__ = ["SelfPlayView", "learner_seats"]
 
 
 def _own_copy(info: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +50,17 @@ class SelfPlayView(gymnasium.Env):
     league with ``league.record(name, reward=...)``, once per league seat; an episode cut short
     by ``reset`` is not reported.
 
+    Self-play in an asymmetric game (first and second player, dealer and opener) trains one
+    policy for every seat: give ``learner`` a sequence of seats, or ``"any"`` for all of them,
+    and each ``reset`` draws the learner's seat uniformly from them with this view's generator
+    (:attr:`learner` is the seat of the current episode). ``opponents`` must then cover every
+    seat; the seat the learner takes is left to it for that episode.
+
     Args:
         env: The multi-agent env (AEC).
-        learner: The seat the Gymnasium agent plays.
-        opponents: Seat -> opponent, for every other seat.
+        learner: The seat the Gymnasium agent plays, a sequence of seats to draw it from on every
+            reset, or ``"any"`` (every seat).
+        opponents: Seat -> opponent, for every seat the learner may not be in.
         env_id: The env's registered id, used to resolve bot names drawn from a league (the
             league's own ``env_id`` is used when this is ``None``).
 
@@ -73,24 +80,32 @@ class SelfPlayView(gymnasium.Env):
         env_id: str | None = None,
     ):
         super().__init__()
-        if learner not in env.possible_agents:
-            raise ValueError(f"expected learner in {env.possible_agents}, got {learner!r}")
-        missing = sorted(set(env.possible_agents) - {learner} - set(opponents))
+        seats = learner_seats(env.possible_agents, learner)
+        missing = sorted(set(env.possible_agents) - {seats[0]} - set(opponents))
+        if len(seats) > 1:
+            missing = sorted(set(env.possible_agents) - set(opponents))
         if missing:
             raise ValueError(f"no opponent given for seats {missing}")
         self.env = env
-        self.learner = learner
+        self.learner_seats: tuple[str, ...] = seats
+        """The seats the learner is drawn from (one seat: always that one)."""
+        self.learner = seats[0]
+        """The seat the learner plays in the current episode."""
         self.env_id = env_id
         self.opponents = dict(opponents)
         """Seat -> the opponent as configured (a bot, a callable or a league)."""
-        self._league_seats = [a for a, o in self.opponents.items() if isinstance(o, League)]
-        # The opponent actually playing each seat this episode (league seats: the drawn one).
-        self._playing = {a: o for a, o in self.opponents.items() if not isinstance(o, League)}
         self._drawn: dict[str, str] = {}
         self._episode_reward = 0.0
         self._report_pending = False
-        self.observation_space = env.observation_space(learner)
-        self.action_space = env.action_space(learner)
+        self._seat_episode(self.learner)
+        self.observation_space = env.observation_space(seats[0])
+        self.action_space = env.action_space(seats[0])
+        for seat in seats[1:]:
+            if (env.observation_space(seat), env.action_space(seat)) != (
+                self.observation_space,
+                self.action_space,
+            ):
+                raise ValueError(f"seats {seats[0]} and {seat} have different spaces")
         self.metadata = dict(env.metadata)
         self.render_mode = getattr(env, "render_mode", None)
         self._pending_reward: float | None = None
@@ -105,13 +120,16 @@ class SelfPlayView(gymnasium.Env):
         super().reset(seed=seed)
         seeds = self.np_random.integers(2**62, size=len(self.opponents) + 1)
         self.env.reset(seed=int(seeds[0]), options=options)
-        # League draws come after the seeds, so views without a league keep their old streams.
+        # The seat and league draws come after the seeds, so a view with one learner seat and
+        # no league keeps its old streams.
+        if len(self.learner_seats) > 1:
+            self._seat_episode(self.learner_seats[self.np_random.integers(len(self.learner_seats))])
         for seat in self._league_seats:
             name, opponent = self.opponents[seat].sample(self.np_random, env_id=self.env_id)
             self._drawn[seat] = name
             self._playing[seat] = opponent
         for seat, s in zip(self.opponents, seeds[1:], strict=True):
-            opponent = self._playing[seat]
+            opponent = self._playing.get(seat)
             if isinstance(opponent, Bot):
                 opponent.reset(int(s))
         self._episode_reward = 0.0
@@ -148,6 +166,15 @@ class SelfPlayView(gymnasium.Env):
         truncated = env.truncations.get(learner, False)
         info = env.infos.get(learner) or {}
         return self._finish_step(float(reward), bool(terminated), bool(truncated), self._info(info))
+
+    def _seat_episode(self, seat: str) -> None:
+        """Put the learner in ``seat``; the configured opponents take every other seat."""
+        self.learner = seat
+        others = {a: o for a, o in self.opponents.items() if a != seat}
+        self._league_seats = [a for a, o in others.items() if isinstance(o, League)]
+        # The opponent actually playing each seat this episode (league seats: the drawn one).
+        self._playing = {a: o for a, o in others.items() if not isinstance(o, League)}
+        self._drawn = {}
 
     def _finish_step(self, reward: float, terminated: bool, truncated: bool, info: dict[str, Any]):
         """The step's return; at the episode's end, the learner's result goes to the leagues."""
@@ -211,3 +238,23 @@ class SelfPlayView(gymnasium.Env):
 
     def __str__(self) -> str:
         return f"<SelfPlayView<{self.env}> learner={self.learner}>"
+
+
+def learner_seats(possible_agents: Sequence[str], learner: str | Sequence[str]) -> tuple[str, ...]:
+    """The learner's seats: one seat, a sequence of seats, or ``"any"`` (all of them), checked.
+
+    Example:
+        >>> learner_seats(["player_0", "player_1"], "any")
+        ('player_0', 'player_1')
+    """
+    if learner == "any":
+        return tuple(possible_agents)
+    seats = (learner,) if isinstance(learner, str) else tuple(learner)
+    if not seats:
+        raise ValueError("expected at least one learner seat")
+    for seat in seats:
+        if seat not in possible_agents:
+            raise ValueError(f"expected learner in {list(possible_agents)}, got {seat!r}")
+    if len(set(seats)) != len(seats):
+        raise ValueError(f"learner seats repeat: {list(seats)}")
+    return seats

@@ -70,8 +70,11 @@ class KuhnPokerEnv(TurnBasedTextEnv):
 
     ## Rewards
 
-    +1 to the player with more chips after the last hand, -1 to the other, 0 each on a tie.
-    Invalid moves follow the invalid-move policy (default ``forfeit``: -1.5 / +0.5); under
+    +1 to the player with more chips after the last hand, -1 to the other, 0 each on a tie
+    (``payoff="match"``, SPIRAL's). With ``payoff="chips"`` each hand pays its net chips when it
+    ends instead (component ``"chips"``: the pot winner gets the loser's stake, the loser loses
+    it), so an episode's return is the chip balance -- the payoff of classic Kuhn Poker, in
+    which equilibrium play and exploitability are stated. Invalid moves follow the invalid-move policy (default ``forfeit``: -1.5 / +0.5); under
     ``penalize`` the fallback move is *check if possible, else fold*.
 
     ## Starting State
@@ -85,17 +88,20 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     ## Arguments
 
     ``num_hands`` (5), ``ante`` (1), ``first_opener`` (1: ``player_1`` opens hands 1, 3 and 5, as in
-    the TextArena env SPIRAL builds on; 0 lets ``player_0`` open), plus the base arguments of
+    the TextArena env SPIRAL builds on; 0 lets ``player_0`` open), ``payoff`` (``"match"`` or
+    ``"chips"``), plus the base arguments of
     :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`.
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version (the ``payoff`` argument was added later; its default keeps v0's
+      behaviour).
     """
 
     __slots__ = (
         "num_hands",
         "ante",
+        "payoff",
         "first_opener",
         "_chips",
         "_hand",
@@ -112,15 +118,26 @@ class KuhnPokerEnv(TurnBasedTextEnv):
     has_chance: ClassVar[bool] = True
     fallback_description: ClassVar[str] = "you check if you can, else fold"
 
-    def __init__(self, *, num_hands: int = 5, ante: int = 1, first_opener: int = 1, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        num_hands: int = 5,
+        ante: int = 1,
+        first_opener: int = 1,
+        payoff: str = "match",
+        **kwargs: Any,
+    ):
         if not isinstance(num_hands, int) or num_hands < 1:
             raise ValueError(f"expected num_hands to be a positive int, got {num_hands!r}")
         if not isinstance(ante, int) or ante < 1:
             raise ValueError(f"expected ante to be a positive int, got {ante!r}")
         if first_opener not in (0, 1):
             raise ValueError(f"expected first_opener to be 0 or 1, got {first_opener!r}")
+        if payoff not in ("match", "chips"):
+            raise ValueError(f"expected payoff 'match' or 'chips', got {payoff!r}")
         self.num_hands = num_hands
         self.ante = ante
+        self.payoff = payoff
         self.first_opener = first_opener
         self._deal_texts: dict[tuple[int, int, int], tuple] = {}
         super().__init__(**kwargs)
@@ -178,9 +195,13 @@ class KuhnPokerEnv(TurnBasedTextEnv):
             "check the other player may [check], which goes to a showdown, or [bet]. Facing a bet "
             "a player may [call] (match it; showdown) or [fold] (give up the pot to the bettor). "
             "At a showdown the higher card wins the pot. The first player alternates between "
-            f"hands. After {_count(self.num_hands, 'hand')}, whoever has more chips wins the match; equal "
-            "chips is a draw.\n"
-            "Think as much as you like, then give your move in square brackets inside "
+            + (
+                f"hands. After {_count(self.num_hands, 'hand')}, whoever has more chips wins the match; equal "
+                "chips is a draw.\n"
+                if self.payoff == "match"
+                else f"hands. The match has {_count(self.num_hands, 'hand')}; you score the chips you win or lose.\n"
+            )
+            + "Think as much as you like, then give your move in square brackets inside "
             r"\boxed{}, for example \boxed{[check]}. " + self._invalid_rule_text()
         )
 
@@ -238,6 +259,12 @@ class KuhnPokerEnv(TurnBasedTextEnv):
             )
         else:
             return other
+        if self.payoff == "chips":
+            # The winner's own stake comes back; the loser's stake is the hand's payoff.
+            won = self._pot - self._stake(winner)
+            loser = self._other(winner)
+            self._reward(winner, "chips", float(won))
+            self._reward(loser, "chips", -float(won))
         self._chips[winner] += self._pot
         self._tell(
             f"Chips after hand {self._hand}: player_0 {self._chips['player_0']:+d}, "
@@ -246,12 +273,28 @@ class KuhnPokerEnv(TurnBasedTextEnv):
         if self._hand < self.num_hands:
             return self._deal()
         a, b = self._chips["player_0"], self._chips["player_1"]
-        if a == b:
+        if self.payoff == "chips":
+            # The hands have paid already; the match result is told, not paid again.
+            winner_text = (
+                "equal chips: a draw."
+                if a == b
+                else f"{'player_0' if a > b else 'player_1'} has more chips and wins."
+            )
+            self._finish({"player_0": 0.0, "player_1": 0.0}, winner_text)
+        elif a == b:
             self._finish({"player_0": 0.0, "player_1": 0.0}, "equal chips: a draw.")
         else:
             top = "player_0" if a > b else "player_1"
             self._finish({top: 1.0, self._other(top): -1.0}, f"{top} has more chips and wins.")
         return None
+
+    def _stake(self, agent: str) -> int:
+        """The chips ``agent`` has put into this hand's pot (ante, bet or call)."""
+        first = agent == self._opener
+        raised = sum(
+            1 for i, m in enumerate(self._bets) if m in (BET, CALL) and (i % 2 == 0) == first
+        )
+        return self.ante + raised
 
     def state_tensor(self, agent: str) -> np.ndarray:
         """Own card (3), this hand's moves (3 slots x 4 moves), hand/num_hands, chip balance, pot, opener."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +173,7 @@ def resolve_opponent(env_id: str, opponent: Any) -> Any:
 def make_single_agent(
     env_id: str,
     *,
-    learner: str = "player_0",
+    learner: str | Sequence[str] = "player_0",
     opponent: Any = None,
     numeric: bool = False,
     **kwargs: Any,
@@ -182,7 +182,8 @@ def make_single_agent(
 
     Args:
         env_id: A registered id.
-        learner: The seat the Gymnasium agent plays.
+        learner: The seat the Gymnasium agent plays; a sequence of seats, or ``"any"``, draws
+            it anew on every reset (self-play of one policy in every seat).
         opponent: A bot name, a :class:`~selfplay_gym.core.bots.Bot`, a callable
             ``(observation, info) -> action``, a :class:`~selfplay_gym.league.League` (an
             opponent drawn from it on every reset, results reported back), or a mapping from
@@ -192,15 +193,16 @@ def make_single_agent(
     """
     from selfplay_gym.league import League
     from selfplay_gym.wrappers import NumericView, SelfPlayView
+    from selfplay_gym.wrappers.self_play_view import learner_seats
 
     def seat_opponent(given: Any) -> Any:
         # A league stays a league: the view draws from it on every reset.
         return given if isinstance(given, League) else resolve_opponent(env_id, given)
 
     env = make(env_id, **kwargs)
-    others = [a for a in env.possible_agents if a != learner]
-    if learner not in env.possible_agents:
-        raise ValueError(f"expected learner in {env.possible_agents}, got {learner!r}")
+    seats = learner_seats(env.possible_agents, learner)
+    # With several learner seats, each seat is an opponent's in the episodes the learner is not in it.
+    others = [a for a in env.possible_agents if len(seats) > 1 or a != seats[0]]
     if isinstance(opponent, Mapping):
         unknown = sorted(set(opponent) - set(others))
         if unknown:
@@ -208,7 +210,9 @@ def make_single_agent(
         opponents = {a: seat_opponent(opponent.get(a)) for a in others}
     else:
         opponents = {a: seat_opponent(opponent) for a in others}
-    view = SelfPlayView(env, learner=learner, opponents=opponents, env_id=env_id)
+    view = SelfPlayView(
+        env, learner=seats if len(seats) > 1 else seats[0], opponents=opponents, env_id=env_id
+    )
     return NumericView(view) if numeric else view
 
 
