@@ -2,9 +2,12 @@
 
 * :class:`SelfPlayView` -- one seat as a Gymnasium env; opponents play the other seats.
 * :class:`NumericView` -- state-tensor observations and ``Discrete`` moves with an action mask.
+* :class:`TokenView` -- the prompt as fixed-size token arrays and ``Discrete`` moves, for training
+  a language model with numeric RL libraries.
 """
 
 from selfplay_gym.wrappers.numeric import NumericView
 from selfplay_gym.wrappers.self_play_view import SelfPlayView
+from selfplay_gym.wrappers.tokens import TokenView
 
-__all__ = ["SelfPlayView", "NumericView"]
+__all__ = ["SelfPlayView", "NumericView", "TokenView"]

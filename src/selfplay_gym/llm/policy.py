@@ -20,7 +20,7 @@ from typing import Any
 from selfplay_gym.llm.base import Backend, Generation, Prompt, SamplingParams
 from selfplay_gym.llm.http_backend import RequestFailed
 
-__all__ = ["LLMPolicy", "load_policy", "load_backend"]
+__all__ = ["LLMPolicy", "build_prompt", "load_policy", "load_backend"]
 
 _MODES = ("generate", "score")
 
@@ -79,20 +79,7 @@ class LLMPolicy:
     # ---- prompts --------------------------------------------------------------------------
     def prompt(self, observation: str, info: Mapping[str, Any] | None = None) -> Prompt:
         """The prompt for one observation: a chat built from ``info["messages"]`` or plain text."""
-        if not isinstance(observation, str):
-            raise TypeError(f"expected a str observation, got {type(observation).__name__}")
-        messages = list((info or {}).get("messages") or [])
-        if not self.chat:
-            return f"{self.system_prompt}\n\n{observation}" if self.system_prompt else observation
-        if not messages:
-            messages = [{"role": "user", "content": observation}]
-        if self.system_prompt:
-            if messages[0].get("role") == "system":
-                merged = f"{self.system_prompt}\n\n{messages[0]['content']}"
-                messages = [{"role": "system", "content": merged}, *messages[1:]]
-            else:
-                messages = [{"role": "system", "content": self.system_prompt}, *messages]
-        return [dict(m) for m in messages]
+        return build_prompt(observation, info, self.system_prompt, chat=self.chat)
 
     def prompts(
         self, observations: Sequence[str], infos: Sequence[Mapping[str, Any] | None] | None = None
@@ -225,3 +212,33 @@ def load_policy(
     """
     kwargs = {"name": spec, **dict(policy_kwargs or {})}
     return LLMPolicy(load_backend(spec, **backend_kwargs), **kwargs)
+
+
+def build_prompt(
+    observation: str,
+    info: Mapping[str, Any] | None = None,
+    system_prompt: str | None = None,
+    *,
+    chat: bool = True,
+) -> Prompt:
+    """The prompt a policy sends for one observation (:meth:`LLMPolicy.prompt`).
+
+    A chat is ``info["messages"]`` (or the observation as one user message) with
+    ``system_prompt`` put before the env's system message; ``chat=False`` gives the plain text.
+    Token views of the envs build their prompts here too, so a model trained on them reads
+    exactly what it reads as an ``LLMPolicy``.
+    """
+    if not isinstance(observation, str):
+        raise TypeError(f"expected a str observation, got {type(observation).__name__}")
+    messages = list((info or {}).get("messages") or [])
+    if not chat:
+        return f"{system_prompt}\n\n{observation}" if system_prompt else observation
+    if not messages:
+        messages = [{"role": "user", "content": observation}]
+    if system_prompt:
+        if messages[0].get("role") == "system":
+            merged = f"{system_prompt}\n\n{messages[0]['content']}"
+            messages = [{"role": "system", "content": merged}, *messages[1:]]
+        else:
+            messages = [{"role": "system", "content": system_prompt}, *messages]
+    return [dict(m) for m in messages]

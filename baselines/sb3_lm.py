@@ -1,0 +1,427 @@
+"""Self-play PPO on a language model with Stable-Baselines3: the LM's move likelihoods are the policy.
+
+The recipe of ``make demo``. One causal LM (the tiny local GPT-2 by default) learns TicTacToe
+by self-play:
+
+1. the single-agent view puts the learner in a random seat each game (``learner="any"``) and
+   draws the other seat from a :class:`~selfplay_gym.league.League` holding the random bot and
+   frozen snapshots of the learner (one added every ``snapshot_every`` PPO updates);
+2. :class:`~selfplay_gym.wrappers.TokenView` turns each prompt into token arrays;
+3. SB3's ``PPO`` trains :class:`~selfplay_gym.baselines.sb3_lm_policy.LMActorCriticPolicy`: the
+   action distribution is the softmax of the LM's log-likelihood of each legal move, the value
+   a head on its last hidden state; the LM's weights are updated;
+4. before and after, the model plays the random and the perfect bot in both seats as an
+   ordinary ``hf:`` policy (``LLMPolicy`` in score mode, greedy), and a greedy evaluation
+   against random every ``eval_every`` updates draws the learning curve.
+
+Run::
+
+    python -m selfplay_gym.baselines.sb3_lm                       # the demo's settings
+    python -m selfplay_gym.baselines.sb3_lm --model PATH --total-timesteps 50000
+
+It writes ``OUT/curve.png``, ``OUT/summary.json`` and the trained model as a Hugging Face
+directory ``OUT/model`` (``hf:OUT/model`` plays it anywhere a policy is accepted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Args", "train", "evaluate", "main"]
+
+
+@dataclass
+class Args:
+    """Arguments of the recipe (each is a ``--flag`` of the command line)."""
+
+    model: str = ""
+    """A causal LM directory; empty builds the tiny local GPT-2 (no download)."""
+    env_id: str = "selfplay/TicTacToe-v0"
+    """A game with a finite move set."""
+    out: str = "runs/sb3_lm"
+    """Output directory."""
+    total_timesteps: int = 6144
+    """Learner moves to train on."""
+    n_envs: int = 8
+    """Games played side by side (one batched LM call per step of all of them)."""
+    n_steps: int = 64
+    """Moves per env per PPO update (a rollout is ``n_envs * n_steps`` moves)."""
+    batch_size: int = 128
+    """PPO minibatch size."""
+    n_epochs: int = 2
+    """PPO epochs per update."""
+    learning_rate: float = 1e-3
+    """Adam step size (the tiny model is small and starts from random weights)."""
+    gamma: float = 1.0
+    """Discount (1: every move of a game is paid the game's result)."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    ent_coef: float = 0.0
+    """Entropy bonus."""
+    clip_range: float = 0.2
+    """PPO clip range."""
+    temperature: float = 1.0
+    """Divides the LM's log-likelihoods in the policy's softmax."""
+    max_prompt_tokens: int = 384
+    """Width of the token view (longer prompts keep their newest tokens; they are counted)."""
+    league_rule: str = "uniform"
+    """How the opponent is drawn each game: ``uniform``, ``prioritized`` or ``latest``."""
+    snapshot_every: int = 2
+    """PPO updates between snapshots of the learner added to the league."""
+    max_snapshots: int = 3
+    """Snapshots kept in the league (the oldest leaves first)."""
+    eval_games: int = 100
+    """Games per opponent and seat in the before/after tables."""
+    curve_games: int = 60
+    """Games against random (both seats) at each point of the learning curve."""
+    eval_every: int = 2
+    """PPO updates between points of the learning curve."""
+    seed: int = 0
+    """Seed of the envs, the league, the bots and torch."""
+    threads: int = 1
+    """Torch threads (1 is fastest on a busy 2-core machine)."""
+    progress: bool = True
+    """Show progress bars."""
+
+
+# ---- evaluation ---------------------------------------------------------------------------
+def evaluate(env_id: str, player: Any, opponent: str, games: int, seed: int) -> dict[str, Any]:
+    """``player`` against ``opponent`` for ``games`` games in each seat: W/D/L per seat and overall.
+
+    ``player`` is any opponent spec the arena takes (a ``Bot``, a callable, an ``hf:`` policy).
+    """
+    from selfplay_gym.core.arena import play_match
+
+    result = play_match(env_id, [player, opponent], 2 * games, seed=seed, names=["lm", opponent])
+    lm = result.players[0]
+    seats: dict[str, dict[str, int]] = {}
+    for record in result.records:
+        seat = f"player_{record.seats.index('lm')}"
+        tally = seats.setdefault(seat, {"wins": 0, "draws": 0, "losses": 0})
+        r = record.rewards[0]
+        tally["wins" if r > 0 else "losses" if r < 0 else "draws"] += 1
+    return {
+        "opponent": opponent,
+        "games": lm.games,
+        "wins": lm.wins,
+        "draws": lm.draws,
+        "losses": lm.losses,
+        "win_rate": lm.win_rate,
+        "invalid_moves": lm.invalid_moves,
+        "seats": dict(sorted(seats.items())),
+    }
+
+
+def _table(title: str, rows: list[dict[str, Any]]) -> str:
+    from selfplay_gym.core.tables import format_table
+
+    header = ("opponent", "seat", "games", "W", "D", "L", "win rate")
+    lines = []
+    for row in rows:
+        for seat, t in row["seats"].items():
+            n = t["wins"] + t["draws"] + t["losses"]
+            lines.append(
+                (
+                    row["opponent"],
+                    seat,
+                    str(n),
+                    str(t["wins"]),
+                    str(t["draws"]),
+                    str(t["losses"]),
+                    f"{t['wins'] / n:.1%}",
+                )
+            )
+        lines.append(
+            (
+                row["opponent"],
+                "both",
+                str(row["games"]),
+                str(row["wins"]),
+                str(row["draws"]),
+                str(row["losses"]),
+                f"{row['win_rate']:.1%}",
+            )
+        )
+    return format_table(title, header, lines)
+
+
+def _hf_player(path: str) -> Any:
+    """The model at ``path`` as an ordinary policy: scores the legal moves, plays the likeliest."""
+    from selfplay_gym.llm import load_policy
+    from selfplay_gym.llm.base import SamplingParams
+
+    return load_policy(
+        f"hf:{path}", policy_kwargs={"mode": "score", "sampling": SamplingParams(temperature=0)}
+    )
+
+
+def _plot(curve: list[dict[str, Any]], before: float, after: float, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    xs = [p["timesteps"] for p in curve]
+    ax.plot(xs, [100 * p["win_rate"] for p in curve], "o-", label="greedy vs random (both seats)")
+    train = [p for p in curve if p.get("train_win_rate") is not None]
+    if train:
+        ax.plot(
+            [p["timesteps"] for p in train],
+            [100 * p["train_win_rate"] for p in train],
+            "s--",
+            alpha=0.6,
+            label="sampled, in training games vs random",
+        )
+    ax.axhline(100 * before, color="grey", ls=":", label=f"before: {before:.0%}")
+    ax.axhline(100 * after, color="green", ls=":", label=f"after: {after:.0%}")
+    ax.set_xlabel("learner moves trained on")
+    ax.set_ylabel("win rate against random (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---- training -----------------------------------------------------------------------------
+def train(args: Args) -> dict[str, Any]:
+    """Run the recipe; return the summary also written to ``OUT/summary.json``."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import selfplay_gym
+    from selfplay_gym.baselines.sb3_lm_policy import LMActorCriticPolicy, LMSnapshotBot
+    from selfplay_gym.league import League
+    from selfplay_gym.wrappers import TokenView
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+
+    model_path = args.model
+    if not model_path:
+        from selfplay_gym.llm.tiny import build_tiny_model
+
+        model_path = str(build_tiny_model())
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+
+    league = League(
+        rule=args.league_rule,
+        max_snapshots=args.max_snapshots,
+        env_id=args.env_id,
+        seed=args.seed,
+    )
+    league.add("random", "random")
+
+    def make_env(rank: int):
+        def thunk():
+            view = selfplay_gym.make_single_agent(args.env_id, learner="any", opponent=league)
+            env = TokenView(view, tokenizer, max_prompt_tokens=args.max_prompt_tokens)
+            env.reset(seed=args.seed * 1000 + rank)
+            return env
+
+        return thunk
+
+    vec = DummyVecEnv([make_env(i) for i in range(args.n_envs)])
+    vec.seed(args.seed)
+    token_view = vec.envs[0]
+    model = PPO(
+        LMActorCriticPolicy,
+        vec,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        n_epochs=args.n_epochs,
+        learning_rate=args.learning_rate,
+        gamma=args.gamma,
+        gae_lambda=args.gae_lambda,
+        ent_coef=args.ent_coef,
+        clip_range=args.clip_range,
+        seed=args.seed,
+        device="cpu",
+        policy_kwargs={
+            "model_path": model_path,
+            "candidate_ids": token_view.candidate_ids,
+            "pad_id": token_view.pad_id,
+            "temperature": args.temperature,
+        },
+        verbose=0,
+    )
+    policy: LMActorCriticPolicy = model.policy
+
+    def greedy_bot() -> LMSnapshotBot:
+        return LMSnapshotBot(policy, token_view, greedy=True)
+
+    # Before: the untrained model, as an hf: policy.
+    initial = out / "initial_model"
+    policy.save_lm(initial, tokenizer)
+    before_player = _hf_player(str(initial))
+    print(f"evaluating the untrained model ({2 * args.eval_games} games per opponent) ...")
+    before = [
+        evaluate(args.env_id, before_player, opp, args.eval_games, seed=10_000)
+        for opp in ("random", "strong")
+    ]
+    print(_table("before training", before))
+
+    curve: list[dict[str, Any]] = []
+    train_results: list[float] = []
+
+    class Curve(BaseCallback):
+        """Snapshots into the league, training-game results, and greedy curve points."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.updates = 0
+
+        def _on_step(self) -> bool:
+            for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
+                if done and info.get("opponent") == "random":
+                    train_results.append(float(np.sign(info["episode_return"])))
+            return True
+
+        def _on_rollout_end(self) -> None:
+            self.updates += 1
+            if self.updates % args.snapshot_every == 0:
+                league.add_snapshot(_Snapshotter(greedy_bot))
+            if self.updates % args.eval_every == 0:
+                _curve_point(self.num_timesteps)
+
+    def _curve_point(timesteps: int) -> None:
+        point = evaluate(args.env_id, greedy_bot(), "random", args.curve_games // 2, seed=20_000)
+        recent = train_results[-100:]
+        curve.append(
+            {
+                "timesteps": int(timesteps),
+                "win_rate": point["win_rate"],
+                "train_win_rate": (sum(r > 0 for r in recent) / len(recent)) if recent else None,
+                "minutes": (time.perf_counter() - started) / 60,
+            }
+        )
+        print(
+            f"  {timesteps:>7} moves  greedy win rate vs random {point['win_rate']:.0%}  "
+            f"({curve[-1]['minutes']:.1f} min)",
+            flush=True,
+        )
+
+    _curve_point(0)
+    vec = _track_returns(vec)
+    model.set_env(vec)
+    model.learn(total_timesteps=args.total_timesteps, callback=Curve(), progress_bar=args.progress)
+    if not curve or curve[-1]["timesteps"] != model.num_timesteps:
+        _curve_point(model.num_timesteps)
+
+    final = out / "model"
+    policy.save_lm(final, tokenizer)
+    after_player = _hf_player(str(final))
+    print(f"evaluating the trained model ({2 * args.eval_games} games per opponent) ...")
+    after = [
+        evaluate(args.env_id, after_player, opp, args.eval_games, seed=10_000)
+        for opp in ("random", "strong")
+    ]
+    print(_table("after training", after))
+    print(league.table())
+
+    b, a = before[0]["win_rate"], after[0]["win_rate"]
+    _plot(curve, b, a, out / "curve.png", f"{args.env_id}: PPO on the LM's move likelihoods")
+    truncated = sum(e.truncated_prompts for e in vec.envs)
+    summary = {
+        "args": dataclasses.asdict(args),
+        "model": model_path,
+        "before": before,
+        "after": after,
+        "win_rate_gain_vs_random": a - b,
+        "curve": curve,
+        "timesteps": int(model.num_timesteps),
+        "truncated_prompts": int(truncated),
+        "league": [
+            {"name": e.name, "kind": e.kind, "games": e.games, "win_rate": e.win_rate}
+            for e in league
+        ],
+        "wall_seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "outputs": {"curve": str(out / "curve.png"), "model": str(final)},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(
+        f"win rate against random: {b:.0%} -> {a:.0%} ({100 * (a - b):+.0f} points) in "
+        f"{summary['wall_seconds'] / 60:.1f} min; curve: {out / 'curve.png'}; model: hf:{final}"
+    )
+    return summary
+
+
+class _Snapshotter:
+    """What :meth:`League.add_snapshot` copies: its ``snapshot()`` freezes the learner's LM."""
+
+    def __init__(self, make_bot: Any):
+        self._make_bot = make_bot
+
+    def snapshot(self) -> Any:
+        bot = self._make_bot()
+        bot.greedy = False  # opponents sample, so the learner meets varied play
+        return bot
+
+
+def _track_returns(vec: Any) -> Any:
+    """Adds ``episode_return`` to the info of each finished game and counts truncated prompts."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    class TrackReturns(VecEnvWrapper):
+        def __init__(self, venv: Any):
+            super().__init__(venv)
+            self.returns = np.zeros(venv.num_envs)
+
+        def reset(self):
+            self.returns[:] = 0
+            return self.venv.reset()
+
+        def step_wait(self):
+            obs, rewards, dones, infos = self.venv.step_wait()
+            self.returns += rewards
+            for i, done in enumerate(dones):
+                if infos[i].get("prompt_truncated"):
+                    self.venv.envs[i].truncated_prompts += 1
+                if done:
+                    infos[i]["episode_return"] = float(self.returns[i])
+                    self.returns[i] = 0
+            return obs, rewards, dones, infos
+
+    for env in vec.envs:
+        env.truncated_prompts = 0
+    return TrackReturns(vec)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Command line: one ``--flag`` per field of :class:`Args`."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            kind = {"int": int, "float": float, "str": str}[str(f.type)]
+            parser.add_argument(flag, type=kind, default=f.default)
+    args = Args(**vars(parser.parse_args(argv)))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return train(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""A causal language model as a Stable-Baselines3 actor-critic policy over a game's legal moves.
+
+:class:`LMActorCriticPolicy` plugs a Hugging Face causal LM into SB3's PPO (or A2C) unchanged:
+
+* the action distribution is the softmax, over the legal moves, of the model's log-likelihood of
+  each move's tokens after the prompt (``log p(move | prompt) / temperature``; illegal moves
+  masked out), which is exactly the distribution of
+  ``LLMPolicy(TransformersBackend(model), mode="score")`` -- so the trained model is an ordinary
+  ``hf:`` policy afterwards, for the arena, the league and any generate-mode use;
+* the value is a linear head on the LM's last hidden state at the prompt's final position;
+* SB3's PPO loss trains both, end to end: the LM's weights are updated.
+
+Observations come from :class:`~selfplay_gym.wrappers.TokenView` (left-padded prompt ids, an
+attention mask and the action mask); its ``candidate_ids`` are the moves' tokens. The prompt
+runs once per observation and its KV cache is shared by all the moves' continuations.
+
+Example (see ``selfplay_gym.baselines.sb3_lm`` for the whole recipe)::
+
+    env = TokenView(gymnasium.make("selfplay/TicTacToe-v0"), model_path)
+    model = PPO(
+        LMActorCriticPolicy, env,
+        policy_kwargs={"model_path": model_path, "candidate_ids": env.candidate_ids},
+    )
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.distributions import CategoricalDistribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import nn
+
+from selfplay_gym.core.bots import Bot
+
+__all__ = ["LMActorCriticPolicy", "LMScorer", "LMSnapshotBot"]
+
+MASKED = -1e9
+"""Logit of an illegal move: its probability is 0 and its entropy term stays finite (not -inf)."""
+
+
+class LMScorer(nn.Module):
+    """A causal LM that scores a fixed set of candidate moves after batches of prompts.
+
+    Args:
+        model: A ``transformers`` causal LM (``AutoModelForCausalLM``), or a path to load one.
+        candidate_ids: Token ids of each move (every move non-empty).
+        pad_id: The token id used for padding candidates.
+    """
+
+    def __init__(self, model: Any, candidate_ids: Sequence[Sequence[int]], pad_id: int = 0):
+        super().__init__()
+        if isinstance(model, (str, os.PathLike)):
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained(model)
+        if not candidate_ids or not all(candidate_ids):
+            raise ValueError("expected at least one move, each with at least one token")
+        # Dropout off: PPO's ratio compares the same computation at rollout and update time.
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = 0.0
+        self.lm = model
+        width = max(len(c) for c in candidate_ids)
+        cands = torch.full((len(candidate_ids), width), pad_id, dtype=torch.long)
+        cand_mask = torch.zeros((len(candidate_ids), width), dtype=torch.long)
+        for row, ids in enumerate(candidate_ids):
+            cands[row, : len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
+            cand_mask[row, : len(ids)] = 1
+        self.register_buffer("cands", cands, persistent=False)
+        self.register_buffer("cand_mask", cand_mask, persistent=False)
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the LM's hidden states (the value head's input)."""
+        config = self.lm.config
+        return int(getattr(config, "hidden_size", None) or config.n_embd)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """``(scores, hidden)``: the summed log-prob of every move ``[B, K]`` and the last hidden state ``[B, H]``.
+
+        ``input_ids`` and ``attention_mask`` are left-padded ``[B, L]``; columns that are padding
+        in every row are dropped first, so a wide token view costs only its longest prompt.
+
+        One forward pass per batch: each row is the prompt followed by all ``K`` moves, and a
+        block attention mask lets every move see the prompt and its own earlier tokens only
+        (the moves never see each other), with positions continuing from the prompt's end. So
+        the moves cost ``K * W`` extra tokens per row instead of ``K`` copies of the prompt.
+        """
+        input_ids = input_ids.long()
+        attention_mask = attention_mask.long()
+        used = max(int(attention_mask.sum(-1).max()), 1)
+        input_ids = input_ids[:, -used:]
+        attention_mask = attention_mask[:, -used:]
+        batch, length = input_ids.shape
+        cands, cand_mask = self.cands, self.cand_mask
+        k, width = cands.shape
+        device = input_ids.device
+
+        ids = torch.cat([input_ids, cands.reshape(1, -1).expand(batch, -1)], dim=1)
+        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        cand_pos = positions[:, -1:] + 1 + torch.arange(width, device=device).repeat(k)
+        position_ids = torch.cat([positions, cand_pos], dim=1)
+        mask = self._block_mask(attention_mask, k, width)
+        # Logits only where they are read: the prompt's last position predicts every move's
+        # first token, and a move's token j predicts its token j + 1.
+        keep = [length - 1] + [length + c * width + j for c in range(k) for j in range(width - 1)]
+        out = self.lm(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            output_hidden_states=True,
+            use_cache=False,
+            logits_to_keep=torch.tensor(keep, device=device),
+        )
+        hidden = out.hidden_states[-1][:, length - 1]
+        logp = torch.log_softmax(out.logits.float(), dim=-1)  # [B, 1 + K*(W-1), V]
+        scores = logp[:, 0, :][:, cands[:, 0]]  # [B, K]
+        if width > 1:
+            rest = logp[:, 1:].reshape(batch, k, width - 1, -1)
+            picked = rest.gather(-1, cands[None, :, 1:, None].expand(batch, -1, -1, 1))[..., 0]
+            scores = scores + (picked * cand_mask[None, :, 1:]).sum(-1)
+        return scores, hidden
+
+    def _block_mask(self, attention_mask: torch.Tensor, k: int, width: int) -> torch.Tensor:
+        """The additive ``[B, 1, T, T]`` mask of a prompt of ``L`` tokens followed by ``k`` moves of ``width``."""
+        batch, length = attention_mask.shape
+        device = attention_mask.device
+        total = length + k * width
+        idx = torch.arange(total, device=device)
+        # Which block each position is in: -1 for the prompt, c for move c.
+        block = torch.where(idx < length, -1, (idx - length) // width)
+        causal = idx[:, None] >= idx[None, :]
+        same_block = block[:, None] == block[None, :]
+        sees_prompt = block[None, :] == -1
+        allowed = causal & (same_block | sees_prompt)  # [T, T]
+        real = torch.cat(
+            [attention_mask.bool(), self.cand_mask.reshape(1, -1).bool().expand(batch, -1)], dim=1
+        )
+        allowed = allowed[None] & real[:, None, :]
+        # A padding position sees itself, so that no row of the softmax is empty.
+        allowed = allowed | torch.eye(total, dtype=torch.bool, device=device)[None]
+        dtype = self.lm.dtype
+        zero = torch.zeros((), dtype=dtype, device=device)
+        return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
+
+
+class LMActorCriticPolicy(ActorCriticPolicy):
+    """SB3 actor-critic policy: a causal LM's move likelihoods are the actor, a head on its state the critic.
+
+    Args:
+        observation_space: The :class:`~selfplay_gym.wrappers.TokenView` ``Dict`` space.
+        action_space: ``Discrete(len(move_names))``.
+        lr_schedule: Given by SB3.
+        model_path: A Hugging Face causal LM directory (or a loaded model).
+        candidate_ids: ``TokenView.candidate_ids``.
+        pad_id: ``TokenView.pad_id``.
+        temperature: Divides the log-likelihoods before the softmax (1: the model's own odds).
+        optimizer_class, optimizer_kwargs: As in SB3 (default Adam with ``eps=1e-5``).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Discrete,
+        lr_schedule: Any,
+        *,
+        model_path: Any,
+        candidate_ids: Sequence[Sequence[int]],
+        pad_id: int = 0,
+        temperature: float = 1.0,
+        **kwargs: Any,
+    ):
+        if not isinstance(action_space, spaces.Discrete) or action_space.n != len(candidate_ids):
+            raise ValueError(f"expected Discrete({len(candidate_ids)}) actions, got {action_space}")
+        if temperature <= 0:
+            raise ValueError(f"expected temperature > 0, got {temperature}")
+        self.model_path = model_path
+        self.candidate_ids = [list(c) for c in candidate_ids]
+        self.pad_id = pad_id
+        self.temperature = temperature
+        kwargs.setdefault("ortho_init", False)  # the LM keeps its own weights
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build(self, lr_schedule: Any) -> None:
+        self.scorer = LMScorer(self.model_path, self.candidate_ids, self.pad_id)
+        self.value_net = nn.Linear(self.scorer.hidden_size, 1)
+        nn.init.zeros_(self.value_net.bias)
+        nn.init.normal_(self.value_net.weight, std=0.01)
+        self.action_dist = CategoricalDistribution(int(self.action_space.n))
+        self.optimizer = self.optimizer_class(
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+
+    @property
+    def lm(self) -> Any:
+        """The language model being trained (save it with ``save_pretrained``)."""
+        return self.scorer.lm
+
+    def _logits_values(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, hidden = self.scorer(obs["input_ids"], obs["attention_mask"])
+        legal = obs["action_mask"].bool()
+        logits = torch.where(legal, scores / self.temperature, torch.full_like(scores, MASKED))
+        return logits, self.value_net(hidden.float())
+
+    def forward(self, obs: dict[str, torch.Tensor], deterministic: bool = False):
+        """Actions, values and log-probs for a batch of observations (SB3's rollout call)."""
+        logits, values = self._logits_values(obs)
+        dist = self.action_dist.proba_distribution(action_logits=logits)
+        actions = dist.get_actions(deterministic=deterministic)
+        return actions, values, dist.log_prob(actions)
+
+    def evaluate_actions(self, obs: dict[str, torch.Tensor], actions: torch.Tensor):
+        """Values, log-probs and entropy of ``actions`` (SB3's training call)."""
+        logits, values = self._logits_values(obs)
+        dist = self.action_dist.proba_distribution(action_logits=logits)
+        return values, dist.log_prob(actions), dist.entropy()
+
+    def get_distribution(self, obs: dict[str, torch.Tensor]) -> CategoricalDistribution:
+        """The masked move distribution."""
+        logits, _ = self._logits_values(obs)
+        return self.action_dist.proba_distribution(action_logits=logits)
+
+    def predict_values(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The critic's values."""
+        return self._logits_values(obs)[1]
+
+    def _predict(self, observation: dict[str, torch.Tensor], deterministic: bool = False):
+        return self.get_distribution(observation).get_actions(deterministic=deterministic)
+
+    def save_lm(self, path: str | os.PathLike[str], tokenizer: Any = None) -> str:
+        """Save the LM (and ``tokenizer``) as a Hugging Face directory; ``"hf:" + path`` loads it back."""
+        self.lm.save_pretrained(path)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(path)
+        return os.fspath(path)
+
+
+class LMSnapshotBot(Bot):
+    """A frozen copy of an :class:`LMActorCriticPolicy`'s LM playing a seat (a league snapshot).
+
+    It reads what a model reads (the seat's prompt, rendered by the token view's rules), samples
+    its move from the same masked softmax with its own seeded generator, and never trains.
+
+    Args:
+        policy: The policy to copy (its LM is deep-copied and frozen).
+        view: The :class:`~selfplay_gym.wrappers.TokenView` whose tokenizer and prompt rules to use.
+        greedy: Play the most likely move instead of sampling.
+    """
+
+    name = "lm_snapshot"
+
+    def __init__(self, policy: LMActorCriticPolicy, view: Any, greedy: bool = False):
+        super().__init__()
+        self.scorer = copy.deepcopy(policy.scorer).eval().requires_grad_(False)
+        self.temperature = policy.temperature
+        self.view = view
+        self.greedy = greedy
+
+    def act(self, env: Any, agent: str) -> int:
+        """Sample the move of ``agent`` from the frozen LM's distribution over its legal moves."""
+        info = env.infos[agent]
+        mask = np.asarray(info["action_mask"], dtype=bool)
+        ids = self.view.prompt_ids(env.observe(agent), info)[-self.view.max_prompt_tokens :]
+        with torch.inference_mode():
+            scores, _ = self.scorer(
+                torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long)
+            )
+        logits = scores[0].double().numpy() / self.temperature
+        logits[~mask] = -np.inf
+        if self.greedy:
+            return int(np.argmax(logits))
+        legal = np.flatnonzero(mask)
+        weights = np.exp(logits[legal] - logits[legal].max())
+        return int(self.rng.choices(legal.tolist(), weights=weights.tolist())[0])
