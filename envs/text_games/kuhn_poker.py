@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from itertools import permutations
 from typing import Any, ClassVar
 
@@ -12,7 +13,7 @@ from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.parsers import ParseResult
 from selfplay_gym.core.text_game import TurnBasedTextEnv
 
-__all__ = ["KuhnPokerEnv", "NashKuhnBot"]
+__all__ = ["KuhnPokerEnv", "NashKuhnBot", "exploitability"]
 
 CARDS = ("J", "Q", "K")
 MOVES = ("[check]", "[bet]", "[call]", "[fold]")
@@ -374,3 +375,143 @@ class NashKuhnBot(Bot):
                 return f"[{move}]"
             r -= p
         return f"[{move}]"
+
+
+# Betting sequences that end a hand (the decision points are the keys of _LEGAL).
+_TERMINAL = (
+    (CHECK, CHECK),
+    (BET, CALL),
+    (BET, FOLD),
+    (CHECK, BET, CALL),
+    (CHECK, BET, FOLD),
+)
+
+
+def exploitability(
+    policy: Callable[[KuhnPokerEnv, str], Sequence[float]],
+    *,
+    ante: int = 1,
+    first_opener: int = 1,
+) -> float:
+    """Exact exploitability of ``policy`` in one hand of Kuhn Poker, in chips per hand.
+
+    The policy is asked once per information set (own card and the hand's moves so far) of each
+    seat, with a one-hand env (``num_hands=1, payoff="chips"``) stepped to a position of that
+    information set: ``policy(env, agent)`` returns the probability of every move of
+    ``env.move_names`` (``[check], [bet], [call], [fold]``), zero on illegal moves. It may read
+    whatever an agent may read: ``env.state_tensor(agent)`` (numeric policies),
+    ``env.agent_view(agent)`` (bots) or ``env.observe(agent)`` (language models).
+
+    A best response is then computed exactly against the policy in each seat, and::
+
+        exploitability = (best-response value against the policy as player_0
+                          + best-response value against the policy as player_1) / 2
+
+    in net chips per hand (payoffs are read from the env's ``"chips"`` rewards). Because the
+    game is zero-sum, the two game values cancel: the exploitability is 0 for a Nash
+    equilibrium (:class:`NashKuhnBot`, ante 1) and positive otherwise; it is half of
+    OpenSpiel's ``NashConv``.
+
+    Args:
+        policy: ``policy(env, agent) -> probabilities over env.move_names``.
+        ante: Chips each player antes (the bet is always one chip).
+        first_opener: Which seat opens the hand (1, the id's default, or 0); the policy sees
+            positions exactly as in a one-hand env built with the same arguments.
+
+    Returns:
+        Chips per hand a best-responding opponent wins beyond the game value, averaged over seats.
+
+    Raises:
+        ValueError: If a returned vector has the wrong length, a negative or non-finite entry,
+            mass on an illegal move, or does not sum to 1.
+
+    Example:
+        >>> def always_check_or_fold(env, agent):
+        ...     legal = env.infos[agent]["action_mask"]
+        ...     return [1.0, 0.0, 0.0, 0.0] if legal[CHECK] else [0.0, 0.0, 0.0, 1.0]
+        >>> exploitability(always_check_or_fold)  # the best response bets every hand
+        1.0
+    """
+    env = KuhnPokerEnv(num_hands=1, ante=ante, payoff="chips", first_opener=first_opener)
+    seed_of_deal = _deal_seeds(env)
+
+    def replay(deal: tuple[int, int], bets: tuple[int, ...]) -> KuhnPokerEnv:
+        env.reset(seed=seed_of_deal[deal])
+        for move in bets:
+            env.step(move)
+        return env
+
+    opener = replay(_DEALS[0], ()).agent_selection
+    seats = env.possible_agents
+    # strategy[seat][(card, bets)]: the policy's move probabilities at that information set.
+    strategy: dict[str, dict[tuple[int, tuple[int, ...]], np.ndarray]] = {a: {} for a in seats}
+    payoff: dict[tuple[tuple[int, int], tuple[int, ...]], dict[str, float]] = {}
+    for deal in _DEALS:
+        for bets in _LEGAL:
+            agent = replay(deal, bets).agent_selection
+            key = (env._cards[agent], bets)
+            if key not in strategy[agent]:
+                strategy[agent][key] = _checked_probabilities(policy(env, agent), bets)
+        for bets in _TERMINAL:
+            replay(deal, bets)
+            payoff[deal, bets] = dict(env.rewards)
+
+    def best_response_value(responder: str) -> float:
+        """Expected chips of a best response in seat ``responder`` against the policy."""
+        index = seats.index(responder)
+        played = strategy[seats[1 - index]]
+
+        def value(card: int, bets: tuple[int, ...], reach: dict[int, float]) -> float:
+            # reach[o]: probability of the opponent's card o and its moves so far, given ``card``.
+            if bets in _TERMINAL:
+                total = 0.0
+                for other, weight in reach.items():
+                    deal = (card, other) if index == 0 else (other, card)
+                    total += weight * payoff[deal, bets][responder]
+                return total
+            mover_is_opener = len(bets) % 2 == 0
+            if (responder == opener) == mover_is_opener:
+                # One information set (card, bets): the best move over the opponent's cards.
+                return max(value(card, bets + (m,), reach) for m in _LEGAL[bets])
+            return sum(
+                value(card, bets + (m,), {o: w * played[o, bets][m] for o, w in reach.items()})
+                for m in _LEGAL[bets]
+            )
+
+        return sum(
+            value(card, (), {other: 0.5 for other in range(3) if other != card}) / 3
+            for card in range(3)
+        )
+
+    return float(best_response_value(seats[1]) + best_response_value(seats[0])) / 2
+
+
+def _deal_seeds(env: KuhnPokerEnv) -> dict[tuple[int, int], int]:
+    """A reset seed for each of the six deals of a one-hand env."""
+    seeds: dict[tuple[int, int], int] = {}
+    seed = 0
+    while len(seeds) < len(_DEALS):
+        env.reset(seed=seed)
+        seeds.setdefault((env._cards["player_0"], env._cards["player_1"]), seed)
+        seed += 1
+    return seeds
+
+
+def _checked_probabilities(probabilities: Sequence[float], bets: tuple[int, ...]) -> np.ndarray:
+    """``probabilities`` as an array over the four moves, checked to be a distribution on the legal ones."""
+    p = np.asarray(probabilities, dtype=float)
+    if p.shape != (len(MOVES),):
+        raise ValueError(
+            f"expected {len(MOVES)} probabilities (one per move of {MOVES}), got shape {p.shape}"
+        )
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError(f"expected finite non-negative probabilities, got {p.tolist()}")
+    illegal = [m for m in range(len(MOVES)) if m not in _LEGAL[bets]]
+    if p[illegal].sum() > 1e-6:
+        legal = [MOVES[m] for m in _LEGAL[bets]]
+        raise ValueError(f"expected probability only on the legal moves {legal}, got {p.tolist()}")
+    total = p.sum()
+    if abs(total - 1.0) > 1e-4:
+        raise ValueError(f"expected probabilities summing to 1, got {total}")
+    p[illegal] = 0.0
+    return p / p.sum()
