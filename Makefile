@@ -27,14 +27,11 @@ venv: $(STAMP)  ## Create .venv and install the package with its test dependenci
 
 TINY   := $(VENV)/tiny-gpt2
 
-demo: $(STAMP)  ## Main job: arenas on the embedded games (bots, and the tiny local LM), with results and Elo tables
+demo: $(STAMP)  ## Main job: the tiny local LM learns TicTacToe by self-play (SB3 PPO), tables before/after, curve PNG
 	$(PY) -m selfplay_gym list
-	$(PY) -m selfplay_gym arena selfplay/TicTacToe-v0 --players strong,random --games 200 --seed 0
-	$(PY) -m selfplay_gym arena selfplay/KuhnPoker-v0 --players strong,random --games 400 --seed 0
-	$(PY) -m selfplay_gym arena selfplay/SimpleNegotiation-v0 --players strong,random --games 200 --seed 0
-	# A language-model player: the tiny GPT-2 built locally (untrained, so it loses).
 	$(PY) -c "from selfplay_gym.llm.tiny import build_tiny_model; build_tiny_model('$(TINY)')"
-	$(PY) -m selfplay_gym arena selfplay/TicTacToe-v0 --players hf:$(TINY),random --games 20 --seed 0
+	$(PY) -m selfplay_gym.baselines.sb3_lm --model $(TINY) --out runs/demo
+	@echo "learning curve: runs/demo/curve.png; summary: runs/demo/summary.json; trained model: hf:runs/demo/model"
 
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15

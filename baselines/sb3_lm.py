@@ -94,14 +94,18 @@ class Args:
 
 
 # ---- evaluation ---------------------------------------------------------------------------
-def evaluate(env_id: str, player: Any, opponent: str, games: int, seed: int) -> dict[str, Any]:
+def evaluate(
+    env_id: str, player: Any, opponent: str, games: int, seed: int, progress: bool = False
+) -> dict[str, Any]:
     """``player`` against ``opponent`` for ``games`` games in each seat: W/D/L per seat and overall.
 
     ``player`` is any opponent spec the arena takes (a ``Bot``, a callable, an ``hf:`` policy).
     """
     from selfplay_gym.core.arena import play_match
 
-    result = play_match(env_id, [player, opponent], 2 * games, seed=seed, names=["lm", opponent])
+    result = play_match(
+        env_id, [player, opponent], 2 * games, seed=seed, names=["lm", opponent], progress=progress
+    )
     lm = result.players[0]
     seats: dict[str, dict[str, int]] = {}
     for record in result.records:
@@ -221,7 +225,9 @@ def train(args: Args) -> dict[str, Any]:
 
         model_path = str(build_tiny_model())
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # weight loading and saving bars: noise between the tables
     tokenizer = AutoTokenizer.from_pretrained(model_path)
 
     league = League(
@@ -276,7 +282,7 @@ def train(args: Args) -> dict[str, Any]:
     before_player = _hf_player(str(initial))
     print(f"evaluating the untrained model ({2 * args.eval_games} games per opponent) ...")
     before = [
-        evaluate(args.env_id, before_player, opp, args.eval_games, seed=10_000)
+        evaluate(args.env_id, before_player, opp, args.eval_games, 10_000, args.progress)
         for opp in ("random", "strong")
     ]
     print(_table("before training", before))
@@ -333,7 +339,7 @@ def train(args: Args) -> dict[str, Any]:
     after_player = _hf_player(str(final))
     print(f"evaluating the trained model ({2 * args.eval_games} games per opponent) ...")
     after = [
-        evaluate(args.env_id, after_player, opp, args.eval_games, seed=10_000)
+        evaluate(args.env_id, after_player, opp, args.eval_games, 10_000, args.progress)
         for opp in ("random", "strong")
     ]
     print(_table("after training", after))
