@@ -1,0 +1,127 @@
+"""The SB3 numeric self-play recipe: a tiny run end to end, and its snapshot bot."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import gymnasium
+import numpy as np
+import pytest
+
+pytest.importorskip("sb3_contrib")
+torch = pytest.importorskip("torch")
+
+from selfplay_gym.core.arena import play_match  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+TINY = [
+    "--total-timesteps", "3072",
+    "--n-envs", "2",
+    "--n-steps", "256",
+    "--batch-size", "256",
+    "--n-epochs", "1",
+    "--snapshot-every", "2",
+    "--eval-games", "6",
+    "--net-arch", "16",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("game", ["kuhn", "tictactoe"])
+def test_a_tiny_run_writes_its_summary(game, tmp_path):
+    out = tmp_path / "summary.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "selfplay_gym.baselines.sb3_numeric", "--env", game, *TINY]
+        + ["--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(out.read_text())
+    assert summary["timesteps"] >= 3072
+    assert summary["cpu_seconds"] > 0 and summary["wall_seconds"] > 0
+
+    rows = {(r["opponent"], r["seat"]): r for r in summary["evaluation"]}
+    assert set(rows) == {(o, s) for o in ("random", "strong") for s in ("player_0", "player_1")}
+    for row in rows.values():
+        assert row["games"] == row["wins"] + row["draws"] + row["losses"] == 6
+
+    # 6 updates of 512 steps, a snapshot every 2: after updates 2 and 4 (the 6th ends training).
+    league = {e["name"]: e for e in summary["league"]}
+    snapshots = [e for e in league.values() if e["kind"] == "snapshot"]
+    assert league["random"]["kind"] == "bot"
+    assert [e["name"] for e in snapshots] == ["snapshot@1024", "snapshot@2048"]
+    assert sum(e["games"] for e in league.values()) > 0
+    assert sum(e["games"] for e in snapshots) > 0  # snapshots were drawn and played
+    assert "League (uniform)" in proc.stdout and "snapshot@2048" in proc.stdout
+
+    if game == "kuhn":
+        assert summary["env_kwargs"] == {"num_hands": 1, "payoff": "chips", "ante": 1}
+        assert math.isfinite(summary["exploitability"]) and summary["exploitability"] >= 0
+        assert "exploitability of the learned policy" in proc.stdout
+    else:
+        assert summary["exploitability"] is None
+        assert rows["strong", "player_0"]["wins"] == 0  # minimax never loses
+
+
+@pytest.fixture
+def model():
+    from sb3_contrib import MaskablePPO
+
+    env = gymnasium.make("selfplay/TicTacToe-v0", numeric=True, learner="any")
+    return MaskablePPO("MlpPolicy", env, n_steps=64, batch_size=64, seed=0, device="cpu")
+
+
+def test_a_snapshot_plays_only_legal_moves_and_replays_under_a_seed(model):
+    from selfplay_gym.baselines.sb3_numeric import PolicyBot
+
+    snapshot = PolicyBot(model.policy).snapshot()
+
+    def match(seed):
+        torch.manual_seed(seed + 1000)  # the bot must not draw from torch's global generator
+        return play_match("selfplay/TicTacToe-v0", [snapshot, "random"], games=40, seed=seed)
+
+    first = match(0)
+    assert first.players[0].invalid_moves == 0
+    assert first.players[0].games_as_first == 20  # both seats
+    again = match(0)
+    assert again.records == first.records
+    assert match(1).records != first.records  # the seed matters: the bot samples
+
+
+def test_a_snapshot_is_frozen_and_gives_a_distribution_on_the_legal_moves(model):
+    from selfplay_gym.baselines.sb3_numeric import PolicyBot
+
+    live = PolicyBot(model.policy)
+    snapshot = live.snapshot()
+    env = selfplay_gym_env()
+    env.step(4)
+    before = snapshot.probabilities(env, "player_1")
+    assert (
+        before[4] == 0 and abs(before.sum() - 1) < 1e-12 and (before[np.arange(9) != 4] > 0).all()
+    )
+    assert np.allclose(live.probabilities(env, "player_1"), before)
+
+    model.learn(256)  # training moves the live actor, not the snapshot
+    assert np.array_equal(snapshot.probabilities(env, "player_1"), before)
+    assert not np.allclose(live.probabilities(env, "player_1"), before)
+
+    # Deterministic: the most likely legal move.
+    greedy = PolicyBot(model.policy, deterministic=True)
+    assert greedy.act(env, "player_1") == int(np.argmax(live.probabilities(env, "player_1")))
+
+
+def selfplay_gym_env():
+    import selfplay_gym
+
+    env = selfplay_gym.make("selfplay/TicTacToe-v0")
+    env.reset(seed=0)
+    return env
