@@ -349,3 +349,20 @@ def test_play_end_of_input_mid_game_exits_1():
     assert proc.returncode == 1
     assert "End of input" in proc.stderr
     assert "Game over" not in proc.stdout
+
+
+def test_play_match_passes_env_kwargs_to_the_env():
+    """Single-hand Kuhn paid in chips: every game's rewards are chip counts that sum to zero."""
+    from selfplay_gym.core.arena import play_match
+
+    result = play_match(
+        "selfplay/KuhnPoker-v0",
+        ["random", "random"],
+        40,
+        seed=0,
+        env_kwargs={"num_hands": 1, "payoff": "chips"},
+    )
+    values = {r for record in result.records for r in record.rewards}
+    assert values <= {-2.0, -1.0, 1.0, 2.0} and {1.0, -1.0} <= values
+    assert all(sum(record.rewards) == 0 for record in result.records)
+    assert all(record.steps <= 3 for record in result.records)

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -196,6 +196,7 @@ def play_match(
     swap_seats: bool = True,
     progress: bool = False,
     names: Sequence[str] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> MatchResult:
     """Play ``games`` games of ``env_id`` between ``players`` and tally the results per player.
 
@@ -216,6 +217,8 @@ def play_match(
         progress: Show a tqdm progress bar on stderr.
         names: Labels of the players (default: their names, or the callable's ``__name__``);
             repeated labels get ``#k`` appended.
+        env_kwargs: Arguments of the env overriding the id's defaults, e.g.
+            ``{"num_hands": 1, "payoff": "chips"}`` for single-hand Kuhn Poker paid in chips.
 
     Returns:
         The per-player totals and a record of every game.
@@ -238,7 +241,7 @@ def play_match(
         raise ValueError(f"expected one name per player ({len(players)}), got {len(names)}")
     resolved = [resolve_opponent(env_id, p) for p in players]
     names = _player_names(players, names)
-    env = make(env_id)
+    env = make(env_id, **dict(env_kwargs or {}))
     if env_spec.kind == "parallel":
         from pettingzoo.utils.conversions import parallel_to_aec
 
