@@ -85,67 +85,123 @@ class LMScorer(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         """``(scores, hidden)``: the summed log-prob of every move ``[B, K]`` and the last hidden state ``[B, H]``.
 
-        ``input_ids`` and ``attention_mask`` are left-padded ``[B, L]``; columns that are padding
-        in every row are dropped first, so a wide token view costs only its longest prompt.
+        ``input_ids`` and ``attention_mask`` are left-padded ``[B, L]``.
 
-        One forward pass per batch: each row is the prompt followed by all ``K`` moves, and a
-        block attention mask lets every move see the prompt and its own earlier tokens only
-        (the moves never see each other), with positions continuing from the prompt's end. So
-        the moves cost ``K * W`` extra tokens per row instead of ``K`` copies of the prompt.
+        Two savings keep this one cheap forward pass per batch:
+
+        * **shared prefixes**: rows are grouped by their opening tokens, and the tokens a group
+          has in common (a game's rules, the chat template: most of a prompt) run once, as a
+          batch of one whose KV cache every row of the group reads;
+        * **packed moves**: after its own tokens, each row holds all ``K`` moves, and a block
+          attention mask lets every move see the prompt and its own earlier tokens only, with
+          positions continuing from the prompt's end; so the moves cost ``K * W`` extra tokens
+          per row instead of ``K`` copies of the prompt.
+
+        Gradients flow through both (a shared prefix gets the sum of its rows' gradients).
         """
         input_ids = input_ids.long()
         attention_mask = attention_mask.long()
-        used = max(int(attention_mask.sum(-1).max()), 1)
-        input_ids = input_ids[:, -used:]
-        attention_mask = attention_mask[:, -used:]
-        batch, length = input_ids.shape
+        lengths = attention_mask.sum(-1).clamp(min=1)
+        rows = [input_ids[r, input_ids.shape[1] - int(n) :] for r, n in enumerate(lengths)]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for r, ids in enumerate(rows):
+            groups.setdefault(tuple(ids[: self.group_key].tolist()), []).append(r)
+        batch = len(rows)
+        scores = input_ids.new_zeros((batch, self.cands.shape[0]), dtype=torch.float32)
+        hidden = None
+        for members in groups.values():
+            group_scores, group_hidden = self._score_group([rows[r] for r in members])
+            index = torch.as_tensor(members, device=input_ids.device)
+            scores = scores.index_copy(0, index, group_scores)
+            if hidden is None:
+                hidden = group_hidden.new_zeros((batch, group_hidden.shape[-1]))
+            hidden = hidden.index_copy(0, index, group_hidden)
+        return scores, hidden
+
+    group_key: int = 32
+    """Rows whose first ``group_key`` tokens agree share a prefix (their longest common one)."""
+    min_prefix: int = 16
+    """A common prefix shorter than this is not worth a separate pass."""
+
+    def _score_group(self, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         cands, cand_mask = self.cands, self.cand_mask
         k, width = cands.shape
-        device = input_ids.device
+        device = rows[0].device
+        n = len(rows)
+        # The longest prefix all rows share, leaving each row at least one token of its own.
+        shortest = min(len(r) for r in rows)
+        head = torch.stack([r[:shortest] for r in rows])
+        same = (head == head[:1]).all(0).long().cumprod(0)
+        prefix_len = min(int(same.sum()), shortest - 1)
+        if prefix_len < self.min_prefix:
+            prefix_len = 0
 
-        ids = torch.cat([input_ids, cands.reshape(1, -1).expand(batch, -1)], dim=1)
-        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        cache = None
+        if prefix_len:
+            prefix = rows[0][:prefix_len][None]
+            cache = self.lm(input_ids=prefix, use_cache=True).past_key_values
+            cache.batch_repeat_interleave(n)
+        # Each row's own tokens, left-padded so that every row's last token is in one column.
+        tails = [r[prefix_len:] for r in rows]
+        length = max(len(t) for t in tails)
+        own = torch.full((n, length), int(cands[0, 0]), dtype=torch.long, device=device)
+        own_mask = torch.zeros((n, length), dtype=torch.long, device=device)
+        for i, t in enumerate(tails):
+            own[i, length - len(t) :] = t
+            own_mask[i, length - len(t) :] = 1
+
+        ids = torch.cat([own, cands.reshape(1, -1).expand(n, -1)], dim=1)
+        positions = prefix_len + (own_mask.cumsum(-1) - 1).clamp(min=0)
         cand_pos = positions[:, -1:] + 1 + torch.arange(width, device=device).repeat(k)
-        position_ids = torch.cat([positions, cand_pos], dim=1)
-        mask = self._block_mask(attention_mask, k, width)
+        mask = self._block_mask(own_mask, k, width, prefix_len)
         # Logits only where they are read: the prompt's last position predicts every move's
         # first token, and a move's token j predicts its token j + 1.
         keep = [length - 1] + [length + c * width + j for c in range(k) for j in range(width - 1)]
         out = self.lm(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=position_ids,
+            position_ids=torch.cat([positions, cand_pos], dim=1),
+            past_key_values=cache,
             output_hidden_states=True,
-            use_cache=False,
+            use_cache=cache is not None,
             logits_to_keep=torch.tensor(keep, device=device),
         )
         hidden = out.hidden_states[-1][:, length - 1]
-        logp = torch.log_softmax(out.logits.float(), dim=-1)  # [B, 1 + K*(W-1), V]
-        scores = logp[:, 0, :][:, cands[:, 0]]  # [B, K]
+        logp = torch.log_softmax(out.logits.float(), dim=-1)  # [n, 1 + K*(W-1), V]
+        scores = logp[:, 0, :][:, cands[:, 0]]  # [n, K]
         if width > 1:
-            rest = logp[:, 1:].reshape(batch, k, width - 1, -1)
-            picked = rest.gather(-1, cands[None, :, 1:, None].expand(batch, -1, -1, 1))[..., 0]
+            rest = logp[:, 1:].reshape(n, k, width - 1, -1)
+            picked = rest.gather(-1, cands[None, :, 1:, None].expand(n, -1, -1, 1))[..., 0]
             scores = scores + (picked * cand_mask[None, :, 1:]).sum(-1)
         return scores, hidden
 
-    def _block_mask(self, attention_mask: torch.Tensor, k: int, width: int) -> torch.Tensor:
-        """The additive ``[B, 1, T, T]`` mask of a prompt of ``L`` tokens followed by ``k`` moves of ``width``."""
-        batch, length = attention_mask.shape
-        device = attention_mask.device
+    def _block_mask(
+        self, own_mask: torch.Tensor, k: int, width: int, prefix_len: int
+    ) -> torch.Tensor:
+        """The additive ``[n, 1, T, prefix_len + T]`` mask of a row's own tokens followed by ``k`` moves.
+
+        Every query sees the whole shared prefix; a row's own tokens see themselves causally
+        (padding excluded); a move sees the row's tokens and its own earlier tokens.
+        """
+        n, length = own_mask.shape
+        device = own_mask.device
         total = length + k * width
         idx = torch.arange(total, device=device)
-        # Which block each position is in: -1 for the prompt, c for move c.
+        # Which block each position is in: -1 for the row's own tokens, c for move c.
         block = torch.where(idx < length, -1, (idx - length) // width)
         causal = idx[:, None] >= idx[None, :]
         same_block = block[:, None] == block[None, :]
         sees_prompt = block[None, :] == -1
         allowed = causal & (same_block | sees_prompt)  # [T, T]
         real = torch.cat(
-            [attention_mask.bool(), self.cand_mask.reshape(1, -1).bool().expand(batch, -1)], dim=1
+            [own_mask.bool(), self.cand_mask.reshape(1, -1).bool().expand(n, -1)], dim=1
         )
         allowed = allowed[None] & real[:, None, :]
         # A padding position sees itself, so that no row of the softmax is empty.
         allowed = allowed | torch.eye(total, dtype=torch.bool, device=device)[None]
+        if prefix_len:
+            seen = torch.ones((n, total, prefix_len), dtype=torch.bool, device=device)
+            allowed = torch.cat([seen, allowed], dim=-1)
         dtype = self.lm.dtype
         zero = torch.zeros((), dtype=dtype, device=device)
         return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
