@@ -11,8 +11,9 @@ by self-play:
    action distribution is the softmax of the LM's log-likelihood of each legal move, the value
    a head on its last hidden state; the LM's weights are updated;
 4. before and after, the model plays the random and the perfect bot in both seats as an
-   ordinary ``hf:`` policy (``LLMPolicy`` in score mode, greedy), and a greedy evaluation
-   against random every ``eval_every`` updates draws the learning curve.
+   ordinary ``hf:`` policy (``LLMPolicy`` in score mode), both as trained (a move sampled from
+   the softmax of its likelihoods, temperature 1) and greedy (the likeliest move); the same two
+   evaluations against random every ``eval_every`` updates draw the learning curve.
 
 Run::
 
@@ -158,17 +159,36 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
     return format_table(title, header, lines)
 
 
-def _hf_player(path: str) -> Any:
-    """The model at ``path`` as an ordinary policy: scores the legal moves, plays the likeliest."""
+MODES = {"sampled": 1.0, "greedy": 0.0}
+"""The two ways the model is evaluated: its PPO policy (temperature 1), and its likeliest move."""
+
+
+def _hf_player(path: str, temperature: float, seed: int = 0) -> Any:
+    """The model at ``path`` as an ordinary policy scoring the legal moves (``hf:`` + score mode)."""
     from selfplay_gym.llm import load_policy
     from selfplay_gym.llm.base import SamplingParams
 
+    sampling = SamplingParams(temperature=temperature)
     return load_policy(
-        f"hf:{path}", policy_kwargs={"mode": "score", "sampling": SamplingParams(temperature=0)}
+        f"hf:{path}", policy_kwargs={"mode": "score", "sampling": sampling, "seed": seed}
     )
 
 
-def _plot(curve: list[dict[str, Any]], before: float, after: float, path: Path, title: str) -> None:
+def _evaluate_model(path: str, args: Args, label: str) -> dict[str, list[dict[str, Any]]]:
+    """Both modes against random and the perfect bot; prints a table per mode."""
+    tables = {}
+    for mode, temperature in MODES.items():
+        player = _hf_player(path, temperature, seed=args.seed)
+        print(f"evaluating the {label} model, {mode} ({4 * args.eval_games} games) ...")
+        tables[mode] = [
+            evaluate(args.env_id, player, opp, args.eval_games, 10_000, args.progress)
+            for opp in ("random", "strong")
+        ]
+        print(_table(f"{label} model, {mode} moves", tables[mode]))
+    return tables
+
+
+def _plot(curve: list[dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,18 +196,17 @@ def _plot(curve: list[dict[str, Any]], before: float, after: float, path: Path, 
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     xs = [p["timesteps"] for p in curve]
-    ax.plot(xs, [100 * p["win_rate"] for p in curve], "o-", label="greedy vs random (both seats)")
+    for mode, style in (("sampled", "o-"), ("greedy", "s-")):
+        ax.plot(xs, [100 * p[mode] for p in curve], style, label=f"{mode} moves vs random")
     train = [p for p in curve if p.get("train_win_rate") is not None]
     if train:
         ax.plot(
             [p["timesteps"] for p in train],
             [100 * p["train_win_rate"] for p in train],
-            "s--",
+            "^:",
             alpha=0.6,
-            label="sampled, in training games vs random",
+            label="training games vs random (last 100)",
         )
-    ax.axhline(100 * before, color="grey", ls=":", label=f"before: {before:.0%}")
-    ax.axhline(100 * after, color="green", ls=":", label=f"after: {after:.0%}")
     ax.set_xlabel("learner moves trained on")
     ax.set_ylabel("win rate against random (%)")
     ax.set_ylim(0, 100)
@@ -279,13 +298,7 @@ def train(args: Args) -> dict[str, Any]:
     # Before: the untrained model, as an hf: policy.
     initial = out / "initial_model"
     policy.save_lm(initial, tokenizer)
-    before_player = _hf_player(str(initial))
-    print(f"evaluating the untrained model ({2 * args.eval_games} games per opponent) ...")
-    before = [
-        evaluate(args.env_id, before_player, opp, args.eval_games, 10_000, args.progress)
-        for opp in ("random", "strong")
-    ]
-    print(_table("before training", before))
+    before = _evaluate_model(str(initial), args, "untrained")
 
     curve: list[dict[str, Any]] = []
     train_results: list[float] = []
@@ -311,19 +324,19 @@ def train(args: Args) -> dict[str, Any]:
                 _curve_point(self.num_timesteps)
 
     def _curve_point(timesteps: int) -> None:
-        point = evaluate(args.env_id, greedy_bot(), "random", args.curve_games // 2, seed=20_000)
+        point: dict[str, Any] = {"timesteps": int(timesteps)}
+        for mode in MODES:
+            bot = greedy_bot()
+            bot.greedy = mode == "greedy"
+            games = args.curve_games // 2
+            point[mode] = evaluate(args.env_id, bot, "random", games, seed=20_000)["win_rate"]
         recent = train_results[-100:]
-        curve.append(
-            {
-                "timesteps": int(timesteps),
-                "win_rate": point["win_rate"],
-                "train_win_rate": (sum(r > 0 for r in recent) / len(recent)) if recent else None,
-                "minutes": (time.perf_counter() - started) / 60,
-            }
-        )
+        point["train_win_rate"] = (sum(r > 0 for r in recent) / len(recent)) if recent else None
+        point["minutes"] = (time.perf_counter() - started) / 60
+        curve.append(point)
         print(
-            f"  {timesteps:>7} moves  greedy win rate vs random {point['win_rate']:.0%}  "
-            f"({curve[-1]['minutes']:.1f} min)",
+            f"  {timesteps:>7} moves  win rate vs random: sampled {point['sampled']:.0%}, "
+            f"greedy {point['greedy']:.0%}  ({point['minutes']:.1f} min)",
             flush=True,
         )
 
@@ -336,24 +349,18 @@ def train(args: Args) -> dict[str, Any]:
 
     final = out / "model"
     policy.save_lm(final, tokenizer)
-    after_player = _hf_player(str(final))
-    print(f"evaluating the trained model ({2 * args.eval_games} games per opponent) ...")
-    after = [
-        evaluate(args.env_id, after_player, opp, args.eval_games, 10_000, args.progress)
-        for opp in ("random", "strong")
-    ]
-    print(_table("after training", after))
+    after = _evaluate_model(str(final), args, "trained")
     print(league.table())
 
-    b, a = before[0]["win_rate"], after[0]["win_rate"]
-    _plot(curve, b, a, out / "curve.png", f"{args.env_id}: PPO on the LM's move likelihoods")
+    gains = {m: after[m][0]["win_rate"] - before[m][0]["win_rate"] for m in MODES}
+    _plot(curve, out / "curve.png", f"{args.env_id}: SB3 PPO on the LM's move likelihoods")
     truncated = sum(e.truncated_prompts for e in vec.envs)
     summary = {
         "args": dataclasses.asdict(args),
         "model": model_path,
         "before": before,
         "after": after,
-        "win_rate_gain_vs_random": a - b,
+        "win_rate_gain_vs_random": gains,
         "curve": curve,
         "timesteps": int(model.num_timesteps),
         "truncated_prompts": int(truncated),
@@ -366,10 +373,12 @@ def train(args: Args) -> dict[str, Any]:
         "outputs": {"curve": str(out / "curve.png"), "model": str(final)},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(
-        f"win rate against random: {b:.0%} -> {a:.0%} ({100 * (a - b):+.0f} points) in "
-        f"{summary['wall_seconds'] / 60:.1f} min; curve: {out / 'curve.png'}; model: hf:{final}"
-    )
+    for mode in MODES:
+        b, a = before[mode][0]["win_rate"], after[mode][0]["win_rate"]
+        print(
+            f"win rate against random, {mode} moves: {b:.0%} -> {a:.0%} ({100 * (a - b):+.0f} points)"
+        )
+    print(f"{summary['wall_seconds'] / 60:.1f} min; curve: {out / 'curve.png'}; model: hf:{final}")
     return summary
 
 

@@ -250,13 +250,15 @@ def test_recipe_trains_and_writes_its_outputs(tiny_model_path, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["timesteps"] == 64
-    for table in (summary["before"], summary["after"]):
+    tables = [summary[when][mode] for when in ("before", "after") for mode in ("sampled", "greedy")]
+    for table in tables:
         assert [row["opponent"] for row in table] == ["random", "strong"]
         for row in table:
             assert row["games"] == 4 and row["wins"] + row["draws"] + row["losses"] == 4
             assert set(row["seats"]) == {"player_0", "player_1"}
             assert row["invalid_moves"] == 0
     assert [p["timesteps"] for p in summary["curve"]] == [0, 64]
+    assert all(0 <= p[mode] <= 1 for p in summary["curve"] for mode in ("sampled", "greedy"))
     assert any(e["kind"] == "snapshot" for e in summary["league"])
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The trained model is an ordinary hf: policy.
