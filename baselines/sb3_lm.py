@@ -72,6 +72,8 @@ class Args:
     """PPO clip range."""
     temperature: float = 1.0
     """Divides the LM's log-likelihoods in the policy's softmax."""
+    detach_value: bool = False
+    """Keep the value loss's gradient out of the LM (the value head still trains)."""
     max_prompt_tokens: int = 384
     """Width of the token view (longer prompts keep their newest tokens; they are counted)."""
     league_rule: str = "uniform"
@@ -287,6 +289,7 @@ def train(args: Args) -> dict[str, Any]:
             "candidate_ids": token_view.candidate_ids,
             "pad_id": token_view.pad_id,
             "temperature": args.temperature,
+            "detach_value": args.detach_value,
         },
         verbose=0,
     )

@@ -218,6 +218,8 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         candidate_ids: ``TokenView.candidate_ids``.
         pad_id: ``TokenView.pad_id``.
         temperature: Divides the log-likelihoods before the softmax (1: the model's own odds).
+        detach_value: Train the value head on the LM's hidden state without sending the value
+            loss's gradient into the LM (only the policy loss then shapes the LM).
         optimizer_class, optimizer_kwargs: As in SB3 (default Adam with ``eps=1e-5``).
     """
 
@@ -231,6 +233,7 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         candidate_ids: Sequence[Sequence[int]],
         pad_id: int = 0,
         temperature: float = 1.0,
+        detach_value: bool = False,
         **kwargs: Any,
     ):
         if not isinstance(action_space, spaces.Discrete) or action_space.n != len(candidate_ids):
@@ -241,6 +244,7 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         self.candidate_ids = [list(c) for c in candidate_ids]
         self.pad_id = pad_id
         self.temperature = temperature
+        self.detach_value = detach_value
         kwargs.setdefault("ortho_init", False)  # the LM keeps its own weights
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
@@ -263,7 +267,7 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         scores, hidden = self.scorer(obs["input_ids"], obs["attention_mask"])
         legal = obs["action_mask"].bool()
         logits = torch.where(legal, scores / self.temperature, torch.full_like(scores, MASKED))
-        return logits, self.value_net(hidden.float())
+        return logits, self.value_net((hidden.detach() if self.detach_value else hidden).float())
 
     def forward(self, obs: dict[str, torch.Tensor], deterministic: bool = False):
         """Actions, values and log-probs for a batch of observations (SB3's rollout call)."""
