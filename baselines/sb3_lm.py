@@ -12,7 +12,7 @@ by self-play:
    a head on its last hidden state; the LM's weights are updated;
 4. before and after, the model plays the random and the perfect bot in both seats as an
    ordinary ``hf:`` policy (``LLMPolicy`` in score mode), both as trained (a move sampled from
-   the softmax of its likelihoods, temperature 1) and greedy (the likeliest move); the same two
+   the softmax of its likelihoods at the policy's temperature) and greedy (the likeliest move); the same two
    evaluations against random every ``eval_every`` updates draw the learning curve.
 
 Run::
@@ -56,9 +56,9 @@ class Args:
     """Games played side by side (one batched LM call per step of all of them)."""
     n_steps: int = 64
     """Moves per env per PPO update (a rollout is ``n_envs * n_steps`` moves)."""
-    batch_size: int = 128
+    batch_size: int = 64
     """PPO minibatch size."""
-    n_epochs: int = 2
+    n_epochs: int = 4
     """PPO epochs per update."""
     learning_rate: float = 1e-3
     """Adam step size (the tiny model is small and starts from random weights)."""
@@ -70,8 +70,10 @@ class Args:
     """Entropy bonus."""
     clip_range: float = 0.2
     """PPO clip range."""
-    temperature: float = 1.0
-    """Divides the LM's log-likelihoods in the policy's softmax."""
+    temperature: float = 0.25
+    """Divides the LM's log-likelihoods in the policy's softmax (below 1: the same change of the
+    weights moves the policy further, which is what an untrained model with near-equal move
+    likelihoods needs; the evaluation's sampled mode plays at 1/temperature sharper odds too)."""
     detach_value: bool = False
     """Keep the value loss's gradient out of the LM (the value head still trains)."""
     max_prompt_tokens: int = 384
@@ -84,7 +86,7 @@ class Args:
     """Snapshots kept in the league (the oldest leaves first)."""
     eval_games: int = 100
     """Games per opponent and seat in the before/after tables."""
-    curve_games: int = 60
+    curve_games: int = 100
     """Games against random (both seats) at each point of the learning curve."""
     eval_every: int = 2
     """PPO updates between points of the learning curve."""
@@ -161,8 +163,9 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
     return format_table(title, header, lines)
 
 
-MODES = {"sampled": 1.0, "greedy": 0.0}
-"""The two ways the model is evaluated: its PPO policy (temperature 1), and its likeliest move."""
+MODES = ("sampled", "greedy")
+"""The two ways the model is evaluated: its PPO policy (moves sampled at the policy's
+temperature), and its likeliest move."""
 
 
 def _hf_player(path: str, temperature: float, seed: int = 0) -> Any:
@@ -179,7 +182,8 @@ def _hf_player(path: str, temperature: float, seed: int = 0) -> Any:
 def _evaluate_model(path: str, args: Args, label: str) -> dict[str, list[dict[str, Any]]]:
     """Both modes against random and the perfect bot; prints a table per mode."""
     tables = {}
-    for mode, temperature in MODES.items():
+    for mode in MODES:
+        temperature = args.temperature if mode == "sampled" else 0.0
         player = _hf_player(path, temperature, seed=args.seed)
         print(f"evaluating the {label} model, {mode} ({4 * args.eval_games} games) ...")
         tables[mode] = [
