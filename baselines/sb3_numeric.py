@@ -2,14 +2,18 @@
 
 One policy learns both seats of TicTacToe or of one-hand Kuhn Poker (``learner="any"``: the
 view draws the learner's seat every episode). The other seat is played by an opponent drawn
-from a :class:`~selfplay_gym.league.League` that holds the random bot and frozen snapshots of
-the learner, one added every ``snapshot_every`` PPO updates (the newest ``max_snapshots`` kept);
-the league draws uniformly among them (fictitious self-play over a window of recent selves).
+from a :class:`~selfplay_gym.league.League` that holds fixed bots and frozen snapshots of the
+learner, one added every ``snapshot_every`` PPO updates (the newest ``max_snapshots`` kept).
+TicTacToe's default league is the random bot, the minimax bot and the 10 newest snapshots,
+drawn uniformly (a league with one fixed expert, not pure self-play); Kuhn Poker's plays the
+newest snapshot (plain self-play), keeping every snapshot for the average strategy.
 
 At the end the recipe prints the league table, plays the deterministic policy against the
 random bot and the game's strong bot (perfect minimax in TicTacToe, a Nash strategy in Kuhn
-Poker) in both seats, and, for Kuhn Poker, computes the exact exploitability of the learned
-(stochastic) policy in chips per hand.
+Poker) in both seats, and, for Kuhn Poker, computes the exact exploitability, in chips per
+hand, of the final (stochastic) policy and of the average strategy of the snapshots of the
+second half of training (:class:`AverageKuhnPolicy`): PPO self-play cycles around the
+equilibrium, and it is the time-average that converges.
 
 Run::
 
@@ -41,7 +45,17 @@ import selfplay_gym  # noqa: F401  (registers the ids)
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.league import League
 
-__all__ = ["Args", "Game", "GAMES", "PolicyBot", "LeagueSnapshots", "evaluate", "main", "train"]
+__all__ = [
+    "Args",
+    "AverageKuhnPolicy",
+    "Game",
+    "GAMES",
+    "PolicyBot",
+    "LeagueSnapshots",
+    "evaluate",
+    "main",
+    "train",
+]
 
 
 @dataclass(frozen=True)
@@ -55,17 +69,60 @@ class Game:
     total_timesteps: int
     """Default learner steps of training."""
     ent_coef: float
-    """Default entropy bonus."""
+    """Default entropy bonus at the start of training."""
+    ent_coef_final: float
+    """Default entropy bonus at the end (it moves linearly from :attr:`ent_coef`)."""
+    learning_rate: float
+    """Default Adam step size."""
+    learning_rate_decay: bool
+    """Default of :attr:`Args.learning_rate_decay`."""
+    net_arch: tuple[int, ...]
+    """Default hidden layers of the policy and the value networks."""
+    snapshot_every: int
+    """Default PPO updates between snapshots."""
+    max_snapshots: int
+    """Default number of snapshots kept in the league."""
+    league_bots: str
+    """Default fixed bots of the league (comma-separated bot names)."""
+    league_rule: str
+    """Default rule of the league's draws."""
+    n_epochs: int
+    """Default passes over each rollout."""
 
 
 GAMES = {
-    "tictactoe": Game("selfplay/TicTacToe-v0", {}, total_timesteps=500_000, ent_coef=0.01),
+    "tictactoe": Game(
+        "selfplay/TicTacToe-v0",
+        {},
+        total_timesteps=1_000_000,
+        ent_coef=0.01,
+        ent_coef_final=0.01,
+        learning_rate=5e-4,
+        learning_rate_decay=True,
+        net_arch=(256, 256),
+        snapshot_every=5,
+        # The 10 newest snapshots, the random bot and the minimax bot: see the docs page.
+        max_snapshots=10,
+        league_bots="random,strong",
+        league_rule="uniform",
+        n_epochs=10,
+    ),
     # One hand, paid in net chips: the classic game, in which exploitability is defined.
     "kuhn": Game(
         "selfplay/KuhnPoker-v0",
         {"num_hands": 1, "payoff": "chips", "ante": 1},
         total_timesteps=200_000,
-        ent_coef=0.01,
+        ent_coef=0.1,
+        ent_coef_final=0.1,
+        learning_rate=3e-4,
+        learning_rate_decay=False,
+        net_arch=(64, 64),
+        snapshot_every=1,
+        # Self-play against the newest snapshot; every snapshot stays for the average strategy.
+        max_snapshots=1000,
+        league_bots="random",
+        league_rule="latest",
+        n_epochs=4,
     ),
 }
 """The games of ``--env``."""
@@ -87,28 +144,50 @@ class Args:
     """Steps per env per PPO update."""
     batch_size: int = 512
     """Minibatch size of the PPO update."""
-    n_epochs: int = 10
-    """Passes over each rollout."""
-    learning_rate: float = 1e-3
-    """Adam step size (decays linearly to 0 over training)."""
+    n_epochs: int | None = None
+    """Passes over each rollout; ``None``: the game's default."""
+    learning_rate: float | None = None
+    """Adam step size; ``None``: the game's default."""
+    learning_rate_decay: str | None = None
+    """``yes``: the step size decays linearly to 0 over training (TicTacToe's default);
+    ``no``: it stays constant (Kuhn Poker's default: self-play there cycles around the
+    equilibrium, and the average strategy needs the cycles to keep turning); ``None``: the
+    game's default."""
     gamma: float = 1.0
     """Discount: the games are short and only the end pays, so none."""
     ent_coef: float | None = None
-    """Entropy bonus; ``None``: the game's default."""
-    net_arch: tuple[int, ...] = (128, 128)
-    """Hidden layers of the policy and the value networks."""
-    snapshot_every: int = 2
-    """Add a frozen snapshot of the learner to the league every this many PPO updates."""
-    max_snapshots: int = 10
-    """Snapshots kept in the league (the oldest leave first)."""
-    league_rule: str = "uniform"
-    """How the league draws opponents: ``uniform``, ``prioritized`` or ``latest``. Uniform by
-    default: with one noisy result per game, ``prioritized`` starved snapshots whose first
+    """Entropy bonus at the start; ``None``: the game's default."""
+    ent_coef_final: float | None = None
+    """Entropy bonus at the end of training, reached linearly from ``ent_coef``; ``None``:
+    the game's default (TicTacToe keeps it constant; Kuhn Poker anneals it), or constant if
+    ``--ent-coef`` is given."""
+    net_arch: tuple[int, ...] | None = None
+    """Hidden layers of the policy and the value networks; ``None``: the game's default."""
+    snapshot_every: int | None = None
+    """Add a frozen snapshot of the learner to the league every this many PPO updates;
+    ``None``: the game's default (TicTacToe 5, Kuhn Poker 1)."""
+    max_snapshots: int | None = None
+    """Snapshots kept in the league (the oldest leave first); ``None``: the game's default
+    (Kuhn Poker keeps every snapshot, so the uniform league plays the average of all the
+    learner's past selves, fictitious self-play; TicTacToe keeps the 10 newest)."""
+    average_from: float = 0.5
+    """Kuhn Poker: the reported average strategy averages the snapshots taken after this
+    fraction of training (0: all of them; the early ones are near-uniform and slow it down)."""
+    league_rule: str | None = None
+    """How the league draws opponents: ``uniform``, ``prioritized`` or ``latest``; ``None``:
+    the game's default. Not ``prioritized``: with one noisy result per game, ``prioritized`` starved snapshots whose first
     one or two games the learner happened to win (win rate 1, weight 0, never drawn again)."""
+    league_bots: str | None = None
+    """The fixed bots of the league, comma-separated bot names; ``None``: the game's default
+    (TicTacToe ``random,strong``: the minimax bot is one league entry, so it is not pure
+    self-play; Kuhn Poker ``random``). ``--league-bots random`` is pure self-play."""
     league_window: int = 200
     """Win rates in the league count each entry's last this many games."""
     eval_games: int = 200
     """Evaluation games per opponent and per seat."""
+    snapshot_games: int = 40
+    """TicTacToe: games (half in each seat) each new snapshot plays, deterministically, against
+    minimax as a progress measure; its losses are printed (0: no measure)."""
     json: str | None = None
     """Write a JSON summary (evaluation, exploitability, league, timings) to this path."""
     save: str | None = None
@@ -185,32 +264,96 @@ class PolicyBot(Bot):
         return self.probabilities(env, agent)
 
 
+class AverageKuhnPolicy:
+    """The average strategy of several Kuhn Poker policies (one hand), in sequence form.
+
+    Fictitious play converges in its *time-average* strategy, not in its last iterate; this is
+    that average. Drawing one of ``bots`` uniformly at random for a whole hand is a mixed
+    strategy; its behaviour at an information set weights each bot's move probabilities by that
+    bot's own probability of reaching the set (the product of its earlier moves' probabilities
+    in the hand; the opponent's moves and the deal weigh every bot alike)::
+
+        average(I) = sum_k reach_k(I) * p_k(I) / sum_k reach_k(I)
+
+    It is a ``policy(env, agent)`` as :func:`~selfplay_gym.envs.text_games.kuhn_poker.exploitability`
+    expects, reading only what ``agent`` may read (its card and the hand's moves).
+
+    Args:
+        bots: The policies averaged (:class:`PolicyBot` snapshots), each with equal weight.
+        env_kwargs: Keywords of the one-hand env the bots were trained in.
+    """
+
+    def __init__(self, bots: list[PolicyBot], env_kwargs: dict[str, Any]):
+        from selfplay_gym.envs.text_games.kuhn_poker import KuhnPokerEnv, _deal_seeds
+
+        if not bots:
+            raise ValueError("expected at least one policy to average, got none")
+        self.bots = list(bots)
+        self._env = KuhnPokerEnv(**env_kwargs)  # replays the hand's earlier positions
+        self._seed_of_deal = _deal_seeds(self._env)
+
+    def __call__(self, env: Any, agent: str) -> np.ndarray:
+        """The average probability of each of ``env.move_names`` for ``agent`` at this position."""
+        bets = tuple(env._bets)
+        deal = (env._cards["player_0"], env._cards["player_1"])
+        reach = np.ones(len(self.bots))
+        # The agent's own earlier moves of the hand: every other move before this one.
+        for j in range(len(bets) % 2, len(bets), 2):
+            self._env.reset(seed=self._seed_of_deal[deal])
+            for move in bets[:j]:
+                self._env.step(move)
+            for k, bot in enumerate(self.bots):
+                reach[k] *= bot.probabilities(self._env, agent)[bets[j]]
+        probabilities = np.array([bot.probabilities(env, agent) for bot in self.bots])
+        if reach.sum() <= 0:  # no policy reaches this set: any behaviour there is as good
+            reach = np.ones(len(self.bots))
+        return reach @ probabilities / reach.sum()
+
+
 class LeagueSnapshots(BaseCallback):
     """Adds a frozen snapshot of the learner to ``league`` every ``every`` PPO updates.
+
+    Every snapshot is also kept in :attr:`snapshots` (the league may drop old ones), which is
+    what an average strategy over training is built from.
 
     Args:
         league: The league the training envs draw their opponents from.
         every: PPO updates between snapshots.
         measure: Optional ``measure(bot) -> float`` of each new snapshot (Kuhn Poker: its
-            exploitability), printed and kept in :attr:`history`.
+            exploitability; TicTacToe: its losses to minimax), printed and kept in
+            :attr:`history`.
+        entropy: ``(start, end)``: set the model's entropy bonus before each rollout, moving
+            linearly from ``start`` to ``end`` over training.
     """
 
     def __init__(
-        self, league: League, every: int, measure: Callable[[PolicyBot], float] | None = None
+        self,
+        league: League,
+        every: int,
+        measure: Callable[[PolicyBot], float] | None = None,
+        entropy: tuple[float, float] | None = None,
     ):
         super().__init__()
+        self.entropy = entropy
         self.league = league
         self.every = every
         self.measure = measure
         self.updates = 0
         self.history: list[tuple[int, float]] = []
         """(timesteps, measure) at each snapshot."""
+        self.snapshots: list[tuple[int, PolicyBot]] = []
+        """(timesteps, frozen bot) of every snapshot taken."""
 
     def _on_rollout_start(self) -> None:
+        if self.entropy is not None:
+            start, end = self.entropy
+            progress = 1.0 - self.model._current_progress_remaining
+            self.model.ent_coef = start + (end - start) * progress
         # Called before each rollout, i.e. after each update but the first rollout.
         if self.updates and self.updates % self.every == 0:
             name = f"snapshot@{self.num_timesteps}"
             entry = self.league.add_snapshot(PolicyBot(self.model.policy), name=name)
+            self.snapshots.append((self.num_timesteps, entry.source))
             if self.measure is not None:
                 self.history.append((self.num_timesteps, self.measure(entry.source)))
                 print(f"{name}: {self.history[-1][1]:.4f}", flush=True)
@@ -259,8 +402,8 @@ def evaluate(
     """Play ``games`` seeded games of ``model`` in ``seat`` against the bot named ``opponent``.
 
     Game ``g`` resets the numeric view with ``seed + g`` (the view re-seeds the bot from it), so
-    the evaluation replays. The arena's ``play_match`` would do the same, but it builds the
-    id's default env and so cannot play one-hand, chips-paid Kuhn Poker.
+    the evaluation replays. It plays the model itself (``model.predict``) through the numeric
+    view, the way it was trained.
     """
     env = gymnasium.make(
         game.env_id, numeric=True, learner=seat, opponent=opponent, **game.env_kwargs
@@ -289,6 +432,28 @@ def train(args: Args) -> dict[str, Any]:
     """Train by self-play against the league, evaluate, and return the summary."""
     torch.set_num_threads(1)
     game = args.game
+    # The game's defaults fill the arguments left at None (the summary records the values used).
+    args = dataclasses.replace(
+        args,
+        total_timesteps=args.total_timesteps or game.total_timesteps,
+        ent_coef=game.ent_coef if args.ent_coef is None else args.ent_coef,
+        learning_rate=args.learning_rate or game.learning_rate,
+        net_arch=args.net_arch or game.net_arch,
+        snapshot_every=args.snapshot_every or game.snapshot_every,
+        max_snapshots=args.max_snapshots or game.max_snapshots,
+        league_bots=args.league_bots or game.league_bots,
+        league_rule=args.league_rule or game.league_rule,
+        n_epochs=args.n_epochs or game.n_epochs,
+        learning_rate_decay=args.learning_rate_decay
+        or ("yes" if game.learning_rate_decay else "no"),
+    )
+    if args.learning_rate_decay not in ("yes", "no"):
+        raise ValueError(
+            f"expected --learning-rate-decay yes or no, got {args.learning_rate_decay!r}"
+        )
+    if args.ent_coef_final is None:
+        final = game.ent_coef_final if args.ent_coef == game.ent_coef else args.ent_coef
+        args = dataclasses.replace(args, ent_coef_final=final)
     wall, cpu = time.perf_counter(), time.process_time()
     league = League(
         rule=args.league_rule,
@@ -297,7 +462,8 @@ def train(args: Args) -> dict[str, Any]:
         max_snapshots=args.max_snapshots,
         seed=args.seed,
     )
-    league.add("random", "random")
+    for bot in args.league_bots.split(","):
+        league.add(bot, bot)
     vec = make_vec_env(
         lambda: gymnasium.make(
             game.env_id, numeric=True, learner="any", opponent=league, **game.env_kwargs
@@ -305,29 +471,49 @@ def train(args: Args) -> dict[str, Any]:
         n_envs=args.n_envs,
         seed=args.seed,
     )
-    total_timesteps = args.total_timesteps or game.total_timesteps
+    total_timesteps = args.total_timesteps
+    learning_rate, decay = args.learning_rate, args.learning_rate_decay == "yes"
     model = MaskablePPO(
         "MlpPolicy",
         vec,
         n_steps=args.n_steps,
         batch_size=args.batch_size,
         n_epochs=args.n_epochs,
-        learning_rate=lambda remaining: args.learning_rate * remaining,
+        learning_rate=lambda remaining: learning_rate * (remaining if decay else 1.0),
         gamma=args.gamma,
-        ent_coef=game.ent_coef if args.ent_coef is None else args.ent_coef,
+        ent_coef=args.ent_coef,
         policy_kwargs={"net_arch": list(args.net_arch)},
         seed=args.seed,
         device="cpu",
         verbose=args.verbose,
     )
-    measure = None
     if args.env == "kuhn":
         from selfplay_gym.envs.text_games.kuhn_poker import exploitability as kuhn_exploitability
 
-        def measure(bot: PolicyBot) -> float:
+        measure_name = "exploitability (chips per hand)"
+
+        def measure(bot: Any) -> float:
             return kuhn_exploitability(bot, **_kuhn_position(game))
 
-    snapshots = LeagueSnapshots(league, args.snapshot_every, measure)
+    else:
+        from selfplay_gym.core.arena import play_match
+
+        measure_name = (
+            f"losses of the deterministic snapshot in {args.snapshot_games} games against strong"
+        )
+
+        def measure(bot: Any) -> float:
+            greedy = copy.copy(bot)
+            greedy.deterministic = True
+            match = play_match(
+                game.env_id, [greedy, "strong"], games=args.snapshot_games, seed=10**7
+            )
+            return float(match.players[0].losses)
+
+    measured = measure if args.env == "kuhn" or args.snapshot_games else None
+    snapshots = LeagueSnapshots(
+        league, args.snapshot_every, measured, entropy=(args.ent_coef, args.ent_coef_final)
+    )
     model.learn(total_timesteps, callback=snapshots)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(league.table())
@@ -350,10 +536,30 @@ def train(args: Args) -> dict[str, Any]:
             f"  {r.opponent:<8} {r.seat:<9} {r.wins:>4} {r.draws:>4} {r.losses:>4} {r.mean_reward:>+12.3f}"
         )
 
-    exploitability = None
-    if measure is not None:
+    exploitability = average_exploitability = average_all_exploitability = None
+    averaged: list[int] = []
+    if args.env == "kuhn":
         exploitability = measure(PolicyBot(model.policy))
         print(f"\nexploitability of the learned policy: {exploitability:.4f} chips per hand")
+        taken = [(t, bot) for t, bot in snapshots.snapshots] + [
+            (model.num_timesteps, PolicyBot(model.policy).snapshot())
+        ]
+        tail = [(t, bot) for t, bot in taken if t > args.average_from * model.num_timesteps]
+        averaged = [t for t, _ in tail]
+        average_exploitability = measure(
+            AverageKuhnPolicy([bot for _, bot in tail], game.env_kwargs)
+        )
+        average_all_exploitability = measure(
+            AverageKuhnPolicy([bot for _, bot in taken], game.env_kwargs)
+        )
+        print(
+            f"exploitability of the average strategy of the {len(tail)} policies after "
+            f"{args.average_from:.0%} of training: {average_exploitability:.4f} chips per hand"
+        )
+        print(
+            f"exploitability of the average strategy of all {len(taken)} policies: "
+            f"{average_all_exploitability:.4f} chips per hand"
+        )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
         f"\n{model.num_timesteps} training steps in {train_wall:.0f} s wall, {train_cpu:.0f} s CPU; "
@@ -370,7 +576,11 @@ def train(args: Args) -> dict[str, Any]:
         "cpu_seconds": cpu,
         "evaluation": [{**dataclasses.asdict(r), "mean_reward": r.mean_reward} for r in evaluation],
         "exploitability": exploitability,
-        "exploitability_of_snapshots": snapshots.history,
+        "average_exploitability": average_exploitability,
+        "average_all_exploitability": average_all_exploitability,
+        "averaged_snapshots": averaged,
+        "snapshot_measure": measure_name if measured is not None else None,
+        "snapshot_history": snapshots.history,
         "league": [
             {
                 "name": e.name,
@@ -421,7 +631,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
             kind = {"int": int, "float": float, "str": str}[str(f.type).split(" ")[0]]
             parser.add_argument(flag, type=kind, default=f.default, help=help_text)
     values = vars(parser.parse_args(argv))
-    values["net_arch"] = tuple(values["net_arch"])
+    if values["net_arch"] is not None:
+        values["net_arch"] = tuple(values["net_arch"])
     return Args(**values)
 
 

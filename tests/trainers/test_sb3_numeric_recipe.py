@@ -15,6 +15,7 @@ pytest.importorskip("sb3_contrib")
 torch = pytest.importorskip("torch")
 
 from selfplay_gym.core.arena import play_match  # noqa: E402
+from selfplay_gym.envs.text_games.kuhn_poker import NashKuhnBot  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +31,7 @@ TINY = [
     "--n-epochs", "1",
     "--snapshot-every", "2",
     "--eval-games", "6",
+    "--snapshot-games", "4",
     "--net-arch", "16",
 ]  # fmt: skip
 
@@ -61,13 +63,21 @@ def test_a_tiny_run_writes_its_summary(game, tmp_path):
     assert [e["name"] for e in snapshots] == ["snapshot@1024", "snapshot@2048"]
     assert sum(e["games"] for e in league.values()) > 0
     assert sum(e["games"] for e in snapshots) > 0  # snapshots were drawn and played
-    assert "League (uniform)" in proc.stdout and "snapshot@2048" in proc.stdout
+    assert "snapshot@2048" in proc.stdout
+    assert len(summary["snapshot_history"]) == 2  # each snapshot measured
 
     if game == "kuhn":
+        # Plain self-play against the newest snapshot; every snapshot kept for the average.
+        assert "League (latest)" in proc.stdout
         assert summary["env_kwargs"] == {"num_hands": 1, "payoff": "chips", "ante": 1}
-        assert math.isfinite(summary["exploitability"]) and summary["exploitability"] >= 0
-        assert "exploitability of the learned policy" in proc.stdout
+        for key in ("exploitability", "average_exploitability", "average_all_exploitability"):
+            assert math.isfinite(summary[key]) and summary[key] >= 0
+        # The second half of training: the snapshot at 2048 and the final policy.
+        assert summary["averaged_snapshots"] == [2048, summary["timesteps"]]
+        assert "exploitability of the average strategy" in proc.stdout
     else:
+        assert "League (uniform)" in proc.stdout
+        assert league["strong"]["kind"] == "bot" and league["strong"]["games"] > 0
         assert summary["exploitability"] is None
         assert rows["strong", "player_0"]["wins"] == 0  # minimax never loses
 
@@ -125,3 +135,53 @@ def selfplay_gym_env():
     env = selfplay_gym.make("selfplay/TicTacToe-v0")
     env.reset(seed=0)
     return env
+
+
+class _Always:
+    """A one-hand Kuhn Poker policy that puts all its mass on the first legal move of ``order``."""
+
+    def __init__(self, *order):
+        self.order = order
+
+    def probabilities(self, env, agent):
+        legal = env.infos[agent]["action_mask"]
+        p = np.zeros(4)
+        p[next(m for m in self.order if legal[m])] = 1.0
+        return p
+
+
+def test_the_average_strategy_weights_each_policy_by_its_own_reach():
+    from selfplay_gym.baselines.sb3_numeric import GAMES, AverageKuhnPolicy
+    from selfplay_gym.envs.text_games.kuhn_poker import KuhnPokerEnv, exploitability
+
+    check, bet, call, fold = range(4)
+    aggressive, passive = _Always(bet, call), _Always(check, fold)
+    average = AverageKuhnPolicy([aggressive, passive], GAMES["kuhn"].env_kwargs)
+    env = KuhnPokerEnv(num_hands=1, payoff="chips")
+    env.reset(seed=0)
+    opener = env.agent_selection
+    assert np.allclose(average(env, opener), [0.5, 0.5, 0, 0])  # both reach the first move
+    env.step(check)
+    env.step(bet)
+    # Only the passive policy checks first, so only it reaches "check, bet": it folds.
+    assert np.allclose(average(env, opener), [0, 0, 0, 1])
+
+    # One policy averages to itself; mixing Nash strategies (alpha 0 and 1/3) stays a Nash one.
+    kwargs = GAMES["kuhn"].env_kwargs
+    assert exploitability(AverageKuhnPolicy([aggressive], kwargs)) == exploitability(
+        lambda env, agent: aggressive.probabilities(env, agent)
+    )
+    mixed = AverageKuhnPolicy([_Nash(0.0), _Nash(1 / 3)], kwargs)
+    assert exploitability(mixed) < 1e-9
+
+
+class _Nash:
+    """NashKuhnBot's strategy as a ``probabilities(env, agent)`` policy."""
+
+    def __init__(self, alpha):
+        self.bot = NashKuhnBot(alpha=alpha)
+
+    def probabilities(self, env, agent):
+        view = env.agent_view(agent)
+        probs = self.bot.probabilities(view["card"], tuple(view["bets"]))
+        return np.array([probs.get(word, 0.0) for word in ("check", "bet", "call", "fold")])
