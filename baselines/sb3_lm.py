@@ -230,7 +230,7 @@ def train(args: Args) -> dict[str, Any]:
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
     import selfplay_gym
     from selfplay_gym.baselines.sb3_lm_policy import LMActorCriticPolicy, LMSnapshotBot
@@ -272,9 +272,10 @@ def train(args: Args) -> dict[str, Any]:
 
         return thunk
 
-    vec = DummyVecEnv([make_env(i) for i in range(args.n_envs)])
-    vec.seed(args.seed)
-    token_view = vec.envs[0]
+    envs = DummyVecEnv([make_env(i) for i in range(args.n_envs)])
+    envs.seed(args.seed)
+    token_view = envs.envs[0]
+    vec = VecMonitor(envs)  # info["episode"]["r"]: the learner's return of each finished game
     model = PPO(
         LMActorCriticPolicy,
         vec,
@@ -309,6 +310,7 @@ def train(args: Args) -> dict[str, Any]:
 
     curve: list[dict[str, Any]] = []
     train_results: list[float] = []
+    truncated_prompts = [0]
 
     class Curve(BaseCallback):
         """Snapshots into the league, training-game results, and greedy curve points."""
@@ -319,8 +321,9 @@ def train(args: Args) -> dict[str, Any]:
 
         def _on_step(self) -> bool:
             for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
+                truncated_prompts[0] += bool(info.get("prompt_truncated"))
                 if done and info.get("opponent") == "random":
-                    train_results.append(float(np.sign(info["episode_return"])))
+                    train_results.append(float(np.sign(info["episode"]["r"])))
             return True
 
         def _on_rollout_end(self) -> None:
@@ -348,8 +351,6 @@ def train(args: Args) -> dict[str, Any]:
         )
 
     _curve_point(0)
-    vec = _track_returns(vec)
-    model.set_env(vec)
     model.learn(total_timesteps=args.total_timesteps, callback=Curve(), progress_bar=args.progress)
     if not curve or curve[-1]["timesteps"] != model.num_timesteps:
         _curve_point(model.num_timesteps)
@@ -361,7 +362,6 @@ def train(args: Args) -> dict[str, Any]:
 
     gains = {m: after[m][0]["win_rate"] - before[m][0]["win_rate"] for m in MODES}
     _plot(curve, out / "curve.png", f"{args.env_id}: SB3 PPO on the LM's move likelihoods")
-    truncated = sum(e.truncated_prompts for e in vec.envs)
     summary = {
         "args": dataclasses.asdict(args),
         "model": model_path,
@@ -370,7 +370,7 @@ def train(args: Args) -> dict[str, Any]:
         "win_rate_gain_vs_random": gains,
         "curve": curve,
         "timesteps": int(model.num_timesteps),
-        "truncated_prompts": int(truncated),
+        "truncated_prompts": truncated_prompts[0],
         "league": [
             {"name": e.name, "kind": e.kind, "games": e.games, "win_rate": e.win_rate}
             for e in league
@@ -399,35 +399,6 @@ class _Snapshotter:
         bot = self._make_bot()
         bot.greedy = False  # opponents sample, so the learner meets varied play
         return bot
-
-
-def _track_returns(vec: Any) -> Any:
-    """Adds ``episode_return`` to the info of each finished game and counts truncated prompts."""
-    from stable_baselines3.common.vec_env import VecEnvWrapper
-
-    class TrackReturns(VecEnvWrapper):
-        def __init__(self, venv: Any):
-            super().__init__(venv)
-            self.returns = np.zeros(venv.num_envs)
-
-        def reset(self):
-            self.returns[:] = 0
-            return self.venv.reset()
-
-        def step_wait(self):
-            obs, rewards, dones, infos = self.venv.step_wait()
-            self.returns += rewards
-            for i, done in enumerate(dones):
-                if infos[i].get("prompt_truncated"):
-                    self.venv.envs[i].truncated_prompts += 1
-                if done:
-                    infos[i]["episode_return"] = float(self.returns[i])
-                    self.returns[i] = 0
-            return obs, rewards, dones, infos
-
-    for env in vec.envs:
-        env.truncated_prompts = 0
-    return TrackReturns(vec)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
