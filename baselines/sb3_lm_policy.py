@@ -54,6 +54,11 @@ class LMScorer(nn.Module):
         pad_id: The token id used for padding candidates.
     """
 
+    group_key: int = 32
+    """Rows whose first ``group_key`` tokens agree share a prefix (their longest common one)."""
+    min_prefix: int = 16
+    """A common prefix shorter than this is not worth a separate pass."""
+
     def __init__(self, model: Any, candidate_ids: Sequence[Sequence[int]], pad_id: int = 0):
         super().__init__()
         if isinstance(model, (str, os.PathLike)):
@@ -117,11 +122,6 @@ class LMScorer(nn.Module):
                 hidden = group_hidden.new_zeros((batch, group_hidden.shape[-1]))
             hidden = hidden.index_copy(0, index, group_hidden)
         return scores, hidden
-
-    group_key: int = 32
-    """Rows whose first ``group_key`` tokens agree share a prefix (their longest common one)."""
-    min_prefix: int = 16
-    """A common prefix shorter than this is not worth a separate pass."""
 
     def _score_group(self, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         cands, cand_mask = self.cands, self.cand_mask
