@@ -366,3 +366,15 @@ def test_bad_arguments_raise_clear_errors():
     assert league["a"].games == 0
     with pytest.raises(TypeError, match="Generator"):
         league.draw(rng=3)
+
+
+def test_prior_games_keep_an_early_win_from_zeroing_an_entry():
+    """Without a prior one win makes p = 1 and the entry is never drawn; with 2 even pseudo-games p = 2/3."""
+    for prior, expected in ((0.0, 0.0), (2.0, (1 - 2 / 3) / ((1 - 2 / 3) + 0.5))):
+        league = League(rule="prioritized", env_id=TTT, prior_games=prior)
+        league.add("random", "random")
+        league.add("strong", "strong")
+        league.record("random", 1.0)
+        assert league.probabilities()["random"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="prior_games"):
+        League(rule="prioritized", prior_games=-1)

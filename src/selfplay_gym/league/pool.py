@@ -143,6 +143,10 @@ class League:
             opponents the learner loses to.
         window: Win rates over at most this many recent games per entry (``None``: all games),
             so that prioritization follows a learner that improves.
+        prior_games: Pseudo-games at a score of 0.5 added to every entry's record when the
+            ``"prioritized"`` rule weighs it, so that one or two early results do not decide an
+            entry's weight (without it, one win gives ``p = 1`` and, under ``"hard"``, a weight
+            of 0: the entry is never drawn again). 0 (the default) uses the raw win rate.
         max_snapshots: Keep at most this many snapshots (in-memory and checkpoints); adding one
             more drops the oldest. ``None`` keeps all.
         env_id: The game that bot names (``"random"``, ``"strong"``) are resolved against. May
@@ -154,8 +158,8 @@ class League:
             given.
 
     Raises:
-        ValueError: For an unknown rule or weighting, or a bad ``power``, ``window`` or
-            ``max_snapshots``.
+        ValueError: For an unknown rule or weighting, or a bad ``power``, ``window``,
+            ``prior_games`` or ``max_snapshots``.
     """
 
     def __init__(
@@ -165,6 +169,7 @@ class League:
         weighting: str = "hard",
         power: float = 1.0,
         window: int | None = None,
+        prior_games: float = 0.0,
         max_snapshots: int | None = None,
         env_id: str | None = None,
         learner: str = "learner",
@@ -177,6 +182,8 @@ class League:
             raise ValueError(f"expected weighting in {list(WEIGHTINGS)}, got {weighting!r}")
         if not (isinstance(power, (int, float)) and power > 0):
             raise ValueError(f"expected power > 0, got {power!r}")
+        if not (isinstance(prior_games, (int, float)) and prior_games >= 0):
+            raise ValueError(f"expected prior_games >= 0, got {prior_games!r}")
         for label, value in (("window", window), ("max_snapshots", max_snapshots)):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
@@ -191,6 +198,7 @@ class League:
         self.rule = rule
         self.weighting = weighting
         self.power = float(power)
+        self.prior_games = float(prior_games)
         self.window = window
         self.max_snapshots = max_snapshots
         self.env_id = env_id
@@ -369,13 +377,21 @@ class League:
             return {e.name: float(e is newest) for e in entries}
         if self.rule == "uniform":
             return {e.name: 1.0 / len(entries) for e in entries}
-        weights = np.array([self._weight(e.win_rate) for e in entries], dtype=float)
+        weights = np.array([self._weight(self._smoothed_win_rate(e)) for e in entries], dtype=float)
         total = weights.sum()
         if total <= 0:
             # Every weight is zero (the learner beats them all, or every match is one-sided
             # under "variance"): nothing is preferred, so fall back to uniform.
             weights, total = np.ones(len(entries)), float(len(entries))
         return {e.name: float(w / total) for e, w in zip(entries, weights, strict=True)}
+
+    def _smoothed_win_rate(self, entry: LeagueEntry) -> float | None:
+        """The entry's win rate with :attr:`prior_games` even games mixed in."""
+        rate = entry.win_rate
+        if rate is None or not self.prior_games:
+            return rate
+        n = len(entry.recent) if entry.recent is not None else entry.games
+        return (rate * n + 0.5 * self.prior_games) / (n + self.prior_games)
 
     def _weight(self, win_rate: float | None) -> float:
         p = 0.5 if win_rate is None else win_rate
