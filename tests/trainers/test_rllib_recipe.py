@@ -13,7 +13,8 @@ import pytest
 from pettingzoo.test import api_test
 
 import selfplay_gym
-from selfplay_gym.baselines.rllib_kuhn import MaskedNumericAEC, policy_for_agent
+from selfplay_gym.baselines.rllib_kuhn import policy_for_agent
+from selfplay_gym.wrappers import MaskedNumericAEC
 
 KUHN = "selfplay/KuhnPoker-v0"
 CHECK, BET, CALL, FOLD = range(4)
