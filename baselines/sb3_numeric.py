@@ -6,7 +6,9 @@ from a :class:`~selfplay_gym.league.League` that holds fixed bots and frozen sna
 learner, one added every ``snapshot_every`` PPO updates (the newest ``max_snapshots`` kept).
 TicTacToe's default league is the random bot, the minimax bot and the 10 newest snapshots,
 drawn uniformly (a league with one fixed expert, not pure self-play); Kuhn Poker's plays the
-newest snapshot (plain self-play), keeping every snapshot for the average strategy.
+newest snapshot (plain self-play), keeping every snapshot for the average strategy, and adds
+to PPO's loss a KL penalty toward a "magnet", a frozen copy of the policy replaced every 10
+updates (magnetic mirror descent, :class:`MagnetPPO`), which damps self-play's cycling.
 
 At the end the recipe prints the league table, plays the deterministic policy against the
 random bot and the game's strong bot (perfect minimax in TicTacToe, a Nash strategy in Kuhn
@@ -52,6 +54,8 @@ __all__ = [
     "GAMES",
     "PolicyBot",
     "LeagueSnapshots",
+    "MagnetPPO",
+    "kl_to_magnet",
     "evaluate",
     "main",
     "train",
@@ -88,6 +92,10 @@ class Game:
     """Default rule of the league's draws."""
     n_epochs: int
     """Default passes over each rollout."""
+    magnet_kl: float = 0.0
+    """Default weight of the KL penalty toward the magnet policy (0: plain PPO)."""
+    magnet_every: int = 10
+    """Default PPO updates between magnet replacements."""
 
 
 GAMES = {
@@ -123,6 +131,9 @@ GAMES = {
         league_bots="random",
         league_rule="latest",
         n_epochs=4,
+        # Magnetic mirror descent: a KL penalty toward the policy of up to 10 updates ago.
+        magnet_kl=0.1,
+        magnet_every=10,
     ),
 }
 """The games of ``--env``."""
@@ -170,6 +181,13 @@ class Args:
     """Snapshots kept in the league (the oldest leave first); ``None``: the game's default
     (Kuhn Poker keeps every snapshot, so the uniform league plays the average of all the
     learner's past selves, fictitious self-play; TicTacToe keeps the 10 newest)."""
+    magnet_kl: float | None = None
+    """Weight of a KL penalty ``KL(pi || magnet)`` added to the PPO loss, toward a frozen copy
+    of the policy replaced by the current one every ``magnet_every`` updates (magnetic mirror
+    descent, Sokota et al. 2022); 0: plain PPO; ``None``: the game's default. Needs a positive
+    entropy bonus (see :class:`MagnetPPO`)."""
+    magnet_every: int | None = None
+    """PPO updates between magnet replacements; ``None``: the game's default."""
     average_from: float = 0.5
     """Kuhn Poker: the reported average strategy averages the snapshots taken after this
     fraction of training (0: all of them; the early ones are near-uniform and slow it down)."""
@@ -310,6 +328,69 @@ class AverageKuhnPolicy:
         return reach @ probabilities / reach.sum()
 
 
+def kl_to_magnet(
+    policy: Any, magnet: Any, obs: torch.Tensor, action_masks: torch.Tensor | None
+) -> torch.Tensor:
+    """``KL(policy || magnet)`` at each observation, over the legal moves.
+
+    Differentiable in ``policy``; the magnet is held fixed.
+    """
+    log_p = policy.get_distribution(obs, action_masks).distribution.logits  # normalised
+    with torch.no_grad():
+        log_q = magnet.get_distribution(obs, action_masks).distribution.logits
+    # Illegal moves have probability exactly 0 under both (masked logits near -1e8): no term.
+    return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
+class MagnetPPO(MaskablePPO):
+    """MaskablePPO plus a KL penalty toward a moving magnet policy (magnetic mirror descent).
+
+    The loss gains ``magnet_kl * KL(pi || magnet)``, where the magnet is a frozen copy of the
+    policy taken before every ``magnet_every``-th update. With PPO's own proximity to the
+    previous policy and the entropy bonus, this is the MMD update of Sokota et al. (2022),
+    whose last iterate converges in two-player zero-sum games (to the regularised
+    equilibrium of the magnet, which moves toward a Nash equilibrium as it is replaced).
+
+    The term enters through the entropy that ``policy.evaluate_actions`` returns to
+    ``MaskablePPO.train``, which adds ``-ent_coef * mean(entropy)`` to the loss: it returns
+    ``entropy - (magnet_kl / ent_coef) * KL``, so the loss gets exactly ``+magnet_kl *
+    mean(KL)`` without copying the training loop (the logged entropy loss includes it).
+    Hence it needs ``ent_coef > 0``.
+    """
+
+    def __init__(self, *args: Any, magnet_kl: float = 0.0, magnet_every: int = 10, **kwargs: Any):
+        self.magnet_kl, self.magnet_every = magnet_kl, magnet_every
+        self.magnet: Any = None
+        self.updates = 0
+        super().__init__(*args, **kwargs)
+        if magnet_kl and not self.ent_coef > 0:
+            raise ValueError("the magnet KL term needs a positive entropy bonus (ent_coef)")
+
+    def _setup_model(self) -> None:
+        # Also what ``MagnetPPO.load`` calls to rebuild the policy: the hook goes on here.
+        super()._setup_model()
+        evaluate = self.policy.evaluate_actions
+
+        def evaluate_actions(obs, actions, action_masks=None):  # type: ignore[no-untyped-def]
+            values, log_prob, entropy = evaluate(obs, actions, action_masks=action_masks)
+            if self.magnet_kl:
+                kl = kl_to_magnet(self.policy, self.magnet, obs, action_masks)
+                entropy = entropy - self.magnet_kl / self.ent_coef * kl
+            return values, log_prob, entropy
+
+        self.policy.evaluate_actions = evaluate_actions
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "magnet"]  # a new one is taken when due
+
+    def train(self) -> None:
+        """One PPO update, replacing the magnet by the current policy first if it is due."""
+        if self.magnet_kl and (self.magnet is None or self.updates % self.magnet_every == 0):
+            self.magnet = copy.deepcopy(self.policy).requires_grad_(False)
+        self.updates += 1
+        super().train()
+
+
 class LeagueSnapshots(BaseCallback):
     """Adds a frozen snapshot of the learner to ``league`` every ``every`` PPO updates.
 
@@ -444,6 +525,8 @@ def train(args: Args) -> dict[str, Any]:
         league_bots=args.league_bots or game.league_bots,
         league_rule=args.league_rule or game.league_rule,
         n_epochs=args.n_epochs or game.n_epochs,
+        magnet_kl=game.magnet_kl if args.magnet_kl is None else args.magnet_kl,
+        magnet_every=args.magnet_every or game.magnet_every,
         learning_rate_decay=args.learning_rate_decay
         or ("yes" if game.learning_rate_decay else "no"),
     )
@@ -473,7 +556,7 @@ def train(args: Args) -> dict[str, Any]:
     )
     total_timesteps = args.total_timesteps
     learning_rate, decay = args.learning_rate, args.learning_rate_decay == "yes"
-    model = MaskablePPO(
+    model = MagnetPPO(
         "MlpPolicy",
         vec,
         n_steps=args.n_steps,
@@ -486,6 +569,8 @@ def train(args: Args) -> dict[str, Any]:
         seed=args.seed,
         device="cpu",
         verbose=args.verbose,
+        magnet_kl=args.magnet_kl,
+        magnet_every=args.magnet_every,
     )
     if args.env == "kuhn":
         from selfplay_gym.envs.text_games.kuhn_poker import exploitability as kuhn_exploitability

@@ -185,3 +185,31 @@ class _Nash:
         view = env.agent_view(agent)
         probs = self.bot.probabilities(view["card"], tuple(view["bets"]))
         return np.array([probs.get(word, 0.0) for word in ("check", "bet", "call", "fold")])
+
+
+def test_the_magnet_kl_term_is_zero_at_the_magnet_and_enters_the_loss_with_its_weight():
+    import copy
+
+    from selfplay_gym.baselines.sb3_numeric import MagnetPPO, kl_to_magnet
+
+    env = gymnasium.make("selfplay/TicTacToe-v0", numeric=True, learner="any")
+    ppo = MagnetPPO("MlpPolicy", env, n_steps=64, ent_coef=0.1, seed=0, device="cpu")
+    ppo.magnet_kl = 0.5
+    obs = torch.rand(5, *env.observation_space.shape)
+    masks = torch.ones(5, 9, dtype=torch.bool)
+    masks[:, 4] = False  # an illegal move adds nothing
+    actions = torch.zeros(5, dtype=torch.long)
+
+    ppo.magnet = copy.deepcopy(ppo.policy)
+    assert torch.allclose(kl_to_magnet(ppo.policy, ppo.magnet, obs, masks), torch.zeros(5))
+    _, _, entropy = ppo.policy.evaluate_actions(obs, actions, action_masks=masks)
+    plain = ppo.policy.get_distribution(obs, masks).entropy()
+    assert torch.allclose(entropy, plain)  # policy == magnet: the entropy term as it was
+
+    with torch.no_grad():
+        ppo.magnet.action_net.weight.add_(torch.randn_like(ppo.magnet.action_net.weight))
+    kl = kl_to_magnet(ppo.policy, ppo.magnet, obs, masks)
+    assert (kl > 0).all() and kl.requires_grad
+    _, _, entropy = ppo.policy.evaluate_actions(obs, actions, action_masks=masks)
+    # -ent_coef * entropy is what the PPO loss adds: it gains exactly magnet_kl * KL.
+    assert torch.allclose(-0.1 * entropy, -0.1 * plain + 0.5 * kl, atol=1e-6)
