@@ -45,10 +45,7 @@ Example::
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import inspect
 import json
 import os
 import sys
@@ -879,52 +876,17 @@ def train(args: Args) -> dict[str, Any]:
 # ---- command line -----------------------------------------------------------------------------
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass (the command-line help)."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs = {}
-    for node, after in zip(body, body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """:class:`Args` from the command line (``--field-name value``; booleans ``--x/--no-x``)."""
-    docs = _field_docs(Args)
-    parser = argparse.ArgumentParser(
+    from selfplay_gym.baselines._cli import parse_dataclass
+
+    return parse_dataclass(
+        Args,
+        argv,
         prog="python -m selfplay_gym.baselines.lm_selfplay_pg",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        required=("model",),
     )
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type)
-        help_text = docs.get(f.name, "")
-        if kind == "bool":
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text
-            )
-            continue
-        base = kind.replace(" | None", "")
-        convert: Callable[[str], Any] = {"int": int, "float": float, "str": str}[base]
-        if "None" in kind:
-            inner = convert
-
-            def convert(text: str, inner: Callable[[str], Any] = inner) -> Any:
-                return None if text.lower() == "none" else inner(text)
-
-        parser.add_argument(
-            flag, type=convert, default=f.default, required=f.name == "model", help=help_text
-        )
-    return Args(**vars(parser.parse_args(argv)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,10 +23,7 @@ Needs ``pip install "selfplay-gym[rllib]"`` (Ray RLlib and torch). ``--ray-addre
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -486,34 +483,11 @@ def _print_evaluation(rows: list[dict[str, Any]], summary: dict[str, Any]) -> No
 
 
 # ---- command line -------------------------------------------------------------------------------
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field, for ``--help``."""
-    docs: dict[str, str] = {}
-    body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
-    for node, after in zip(body, body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-        ):
-            docs[node.target.id] = str(after.value.value)  # type: ignore[attr-defined]
-    return docs
-
-
 def parse_args(argv: list[str] | None = None) -> Args:
     """Command-line flags from the fields of :class:`Args` (``--num-env-runners 2``)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        kind = {"int": int, "float": float}.get(str(f.type), str)
-        if f.name == "hidden":
-            parser.add_argument(flag, type=int, nargs="+", default=f.default, help=docs[f.name])
-        else:
-            parser.add_argument(flag, type=kind, default=f.default, help=docs[f.name])
-    values = vars(parser.parse_args(argv))
-    values["hidden"] = tuple(values["hidden"])
-    return Args(**values)
+    from selfplay_gym.baselines._cli import parse_dataclass
+
+    return parse_dataclass(Args, argv, description=__doc__.split("\n", 1)[0])
 
 
 def main(argv: list[str] | None = None) -> None:

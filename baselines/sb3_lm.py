@@ -26,7 +26,6 @@ directory ``OUT/model`` (``hf:OUT/model`` plays it anywhere a policy is accepted
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -403,15 +402,9 @@ class _Snapshotter:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line: one ``--flag`` per field of :class:`Args`."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            kind = {"int": int, "float": float, "str": str}[str(f.type)]
-            parser.add_argument(flag, type=kind, default=f.default)
-    args = Args(**vars(parser.parse_args(argv)))
+    from selfplay_gym.baselines._cli import parse_dataclass
+
+    args = parse_dataclass(Args, argv, description=__doc__.split("\n\n")[0])
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return train(args)
 

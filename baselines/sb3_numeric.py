@@ -27,7 +27,6 @@ Needs ``pip install "selfplay-gym[sb3]"`` (stable-baselines3, sb3-contrib, torch
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
@@ -693,32 +692,11 @@ def _kuhn_position(game: Game) -> dict[str, int]:
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """:class:`Args` from the command line: one flag per field, its docstring as help."""
-    import ast
-    import inspect
+    from selfplay_gym.baselines._cli import parse_dataclass
 
-    # Field docstrings are the string literals right after each field in the class body.
-    tree = ast.parse(inspect.getsource(Args))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs = {
-        node.target.id: nxt.value.value
-        for node, nxt in zip(body, body[1:], strict=False)
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr)
-    }
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = docs.get(f.name, "")
-        if f.name == "net_arch":
-            parser.add_argument(flag, type=int, nargs="+", default=f.default, help=help_text)
-        elif f.name == "env":
-            parser.add_argument(flag, choices=sorted(GAMES), default=f.default, help=help_text)
-        else:
-            kind = {"int": int, "float": float, "str": str}[str(f.type).split(" ")[0]]
-            parser.add_argument(flag, type=kind, default=f.default, help=help_text)
-    values = vars(parser.parse_args(argv))
-    if values["net_arch"] is not None:
-        values["net_arch"] = tuple(values["net_arch"])
-    return Args(**values)
+    return parse_dataclass(
+        Args, argv, description=__doc__.split("\n\n")[0], choices={"env": sorted(GAMES)}
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
