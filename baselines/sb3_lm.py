@@ -111,12 +111,6 @@ def evaluate(
         env_id, [player, opponent], 2 * games, seed=seed, names=["lm", opponent], progress=progress
     )
     lm = result.players[0]
-    seats: dict[str, dict[str, int]] = {}
-    for record in result.records:
-        seat = f"player_{record.seats.index('lm')}"
-        tally = seats.setdefault(seat, {"wins": 0, "draws": 0, "losses": 0})
-        r = record.rewards[0]
-        tally["wins" if r > 0 else "losses" if r < 0 else "draws"] += 1
     return {
         "opponent": opponent,
         "games": lm.games,
@@ -125,7 +119,7 @@ def evaluate(
         "losses": lm.losses,
         "win_rate": lm.win_rate,
         "invalid_moves": lm.invalid_moves,
-        "seats": dict(sorted(seats.items())),
+        "seats": lm.seat_results,
     }
 
 

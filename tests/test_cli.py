@@ -366,3 +366,18 @@ def test_play_match_passes_env_kwargs_to_the_env():
     assert values <= {-2.0, -1.0, 1.0, 2.0} and {1.0, -1.0} <= values
     assert all(sum(record.rewards) == 0 for record in result.records)
     assert all(record.steps <= 3 for record in result.records)
+
+
+def test_play_match_counts_wins_draws_and_losses_per_seat():
+    from selfplay_gym.core.arena import play_match
+
+    result = play_match("selfplay/TicTacToe-v0", ["strong", "random"], 40, seed=1)
+    for player in result.players:
+        assert sum(t["wins"] for t in player.seat_results.values()) == player.wins
+        assert sum(t["losses"] for t in player.seat_results.values()) == player.losses
+        for seat, tally in player.seat_results.items():
+            assert sum(tally.values()) == player.seat_games[seat] == 20
+    strong, random = result.players
+    assert all(t["losses"] == 0 for t in strong.seat_results.values())
+    # What one player won in a seat, the other lost in the other seat.
+    assert strong.seat_results["player_0"]["wins"] == random.seat_results["player_1"]["losses"]

@@ -53,6 +53,8 @@ class PlayerStats:
     """Steps of this player that the env flagged with ``info["invalid_action"]``."""
     seat_games: dict[str, int] = field(default_factory=dict)
     """Games played in each seat, e.g. ``{"player_0": 10, "player_1": 10}``."""
+    seat_results: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Wins, draws and losses in each seat: ``{"player_0": {"wins": 7, "draws": 1, "losses": 2}}``."""
 
     @property
     def games_as_first(self) -> int:
@@ -180,6 +182,11 @@ def _player_names(specs: Sequence[Any], given: Sequence[str] | None = None) -> l
     return [f"{n}#{i + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
+def outcome_of(reward: float) -> str:
+    """``"wins"``, ``"draws"`` or ``"losses"``: how a game with this summed reward counts."""
+    return "wins" if reward > 0 else "losses" if reward < 0 else "draws"
+
+
 def bot_seed(seed: int, game: int, seat: int) -> int:
     """The seed a bot in seat index ``seat`` gets in game ``game`` of a match seeded ``seed``.
 
@@ -253,7 +260,14 @@ def play_match(
             f"got {len(resolved)}: {names}"
         )
 
-    stats = [PlayerStats(name=n, seat_games={s: 0 for s in seat_names}) for n in names]
+    stats = [
+        PlayerStats(
+            name=n,
+            seat_games={s: 0 for s in seat_names},
+            seat_results={s: {"wins": 0, "draws": 0, "losses": 0} for s in seat_names},
+        )
+        for n in names
+    ]
     result = MatchResult(env_id=env_id, seed=seed, swap_seats=swap_seats, players=stats)
     n = len(seat_names)
 
@@ -302,14 +316,11 @@ def play_match(
                 player.games += 1
                 player.total_reward += rewards[p]
                 player.invalid_moves += invalid[p]
-                if rewards[p] > 0:
-                    player.wins += 1
-                elif rewards[p] < 0:
-                    player.losses += 1
-                else:
-                    player.draws += 1
+                outcome = outcome_of(rewards[p])
+                setattr(player, outcome, getattr(player, outcome) + 1)
             for agent, p in player_of.items():
                 stats[p].seat_games[agent] += 1
+                stats[p].seat_results[agent][outcome_of(rewards[p])] += 1
             result.records.append(
                 GameRecord(
                     index=g,
