@@ -1,6 +1,10 @@
 """The conformance suite: every registered id is checked here by being in the registry.
 
-If an env needs a special case in this file, the env is wrong, not the suite.
+If an env needs a special case in this file, the env is wrong, not the suite. The suite knows
+two kinds of env, from DESIGN.md section 3: games with a *finite move set* (``move_names``; their
+infos list the legal moves, they take the invalid-move policy and have a numeric view) and
+*free-text* envs (tool calls, questions, answers), which random play drives with the id's
+default scripted bot. Everything else is checked alike for both.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from selfplay_gym.core.parsers import answer_span, bracketed, last_boxed
 
 SPECS = [s for s in selfplay_gym.ENV_SPECS if s.kind == "aec"]
 IDS = [s.id for s in SPECS]
+FINITE_IDS = [s.id for s in SPECS if selfplay_gym.registry.load_entry_point(s.entry_point).move_names]
+# The id of each env class (ids sharing a class share its bots), for free-text random play.
+ID_OF_CLASS = {selfplay_gym.registry.load_entry_point(s.entry_point): s.id for s in SPECS}
 INFO_KEYS = {
     "role",
     "seat",
@@ -74,6 +81,20 @@ JUNK = [
 ]
 
 
+def is_finite(env) -> bool:
+    return bool(env.unwrapped.move_names)
+
+
+def some_move(env, agent: str, rng: random.Random):
+    """A random legal move, or (free-text envs) the move of the id's default bot, seeded by ``rng``."""
+    info = env.infos[agent]
+    if info["legal_actions"]:
+        return rng.choice(info["legal_actions"])
+    bot = selfplay_gym.registry.resolve_opponent(ID_OF_CLASS[type(env.unwrapped)], None)
+    bot.reset(rng.randrange(2**31))
+    return bot.act(env.unwrapped, agent)
+
+
 def play_random(env, rng: random.Random, steps: int, junk: float = 0.2):
     """Random play with a share of junk text; yields (agent, obs, reward, term, trunc, info)."""
     for _ in range(steps):
@@ -87,7 +108,7 @@ def play_random(env, rng: random.Random, steps: int, junk: float = 0.2):
         elif rng.random() < junk:
             env.step(rng.choice(JUNK))
         else:
-            env.step(rng.choice(info["legal_actions"]))
+            env.step(some_move(env, agent, rng))
 
 
 @pytest.fixture(params=IDS)
@@ -95,15 +116,27 @@ def env_id(request):
     return request.param
 
 
+@pytest.fixture(params=FINITE_IDS)
+def finite_id(request):
+    return request.param
+
+
+def modes(env_id: str) -> list[dict]:
+    """The invalid-move policies to try: every mode for finite games, the env's own otherwise."""
+    if env_id in FINITE_IDS:
+        return [{"invalid_move": m} for m in ("forfeit", "penalize", "retry")]
+    return [{}]
+
+
 # ---- PettingZoo ------------------------------------------------------------------------------
-@pytest.mark.parametrize("invalid_move", ["forfeit", "penalize", "retry"])
-def test_pettingzoo_api_test(env_id, invalid_move):
+def test_pettingzoo_api_test(env_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for message in TEXT_ENV_WARNINGS:
             warnings.filterwarnings("ignore", message=message)
-        for _ in range(3):
-            api_test(pettingzoo.make("aec", env_id, invalid_move=invalid_move), num_cycles=300)
+        for kwargs in modes(env_id):
+            for _ in range(3):
+                api_test(pettingzoo.make("aec", env_id, **kwargs), num_cycles=300)
 
 
 def test_pettingzoo_seed_test(env_id):
@@ -122,25 +155,32 @@ def test_every_agent_has_the_info_schema_on_every_step(env_id):
             assert isinstance(info["turn"], int)
             assert info["action_mask"].dtype == np.int8
             assert info["action_mask"].shape == (len(env.unwrapped.move_names),)
+            assert info["reward_components"] is not None
             assert set(info["parse"]) == {"ok", "extracted", "error"}
             assert isinstance(info["invalid_action"], bool)
             assert info["invalid_action"] == (not info["parse"]["ok"])
             acting = agent == env.agent_selection and not (
                 env.terminations[agent] or env.truncations[agent]
             )
-            if acting:
+            if acting and is_finite(env):
                 legal = [env.unwrapped.move_names[i] for i in np.flatnonzero(info["action_mask"])]
                 assert legal == info["legal_actions"] and legal
                 assert [m["role"] for m in info["messages"]] == ["system", "user"]
                 assert "".join(m["content"] for m in info["messages"]) == env.observe(
                     agent
                 ).replace("\n\n", "", 1)
+            elif acting:  # free text: the chat and the prompt are the same conversation
+                roles = [m["role"] for m in info["messages"]]
+                assert roles[:2] == ["system", "user"] and info["legal_actions"] == []
+                observation = env.observe(agent)
+                assert all(m["content"] in observation for m in info["messages"])
             else:
                 assert info["legal_actions"] == [] and not info["action_mask"].any()
 
 
 def test_reward_equals_sum_of_components_in_last(env_id):
-    env = selfplay_gym.make(env_id, invalid_move="penalize")
+    kwargs = {"invalid_move": "penalize"} if env_id in FINITE_IDS else {}
+    env = selfplay_gym.make(env_id, **kwargs)
     rng = random.Random(1)
     seen_nonzero = 0
     for _, _, reward, _, _, info in play_random(env, rng, 5000, junk=0.3):
@@ -150,15 +190,18 @@ def test_reward_equals_sum_of_components_in_last(env_id):
 
 
 # ---- Gymnasium views -------------------------------------------------------------------------
-@pytest.mark.parametrize("opponent", ["random", "strong"])
-def test_gymnasium_check_env_text_view(env_id, opponent):
-    env = gymnasium.make(env_id, opponent=opponent)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        check_env(env.unwrapped)
+def test_gymnasium_check_env_text_view(env_id):
+    names = [*(["random"] if env_id in FINITE_IDS else []), *selfplay_gym.spec(env_id).bots]
+    assert names, "every id has at least one scripted opponent"
+    for opponent in names:
+        env = gymnasium.make(env_id, opponent=opponent)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            check_env(env.unwrapped)
 
 
-def test_gymnasium_check_env_numeric_view(env_id):
+def test_gymnasium_check_env_numeric_view(finite_id):
+    env_id = finite_id
     env = gymnasium.make(env_id, numeric=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -175,7 +218,7 @@ def test_gym_make_passive_checker_is_silent(env_id):
         warnings.simplefilter("error")
         env = gymnasium.make(env_id)
         obs, info = env.reset(seed=0)
-        env.step(info["legal_actions"][0])
+        env.step(some_move(env.unwrapped.aec_env, env.unwrapped.learner, random.Random(0)))
 
 
 # ---- determinism, isolation, pickling --------------------------------------------------------
@@ -199,13 +242,14 @@ def _trajectory(env, seed: int, actions_seed: int, steps: int = 60, between=None
         elif rng.random() < 0.15:
             env.step("not a move [zz]")
         else:
-            env.step(rng.choice(info["legal_actions"]))
+            env.step(some_move(env, env.agent_selection, rng))
     return out
 
 
 def test_two_instances_are_identical_over_many_seeds(env_id):
-    a = selfplay_gym.make(env_id, invalid_move="retry")
-    b = selfplay_gym.make(env_id, invalid_move="retry")
+    kwargs = {"invalid_move": "retry"} if env_id in FINITE_IDS else {}
+    a = selfplay_gym.make(env_id, **kwargs)
+    b = selfplay_gym.make(env_id, **kwargs)
     for seed in range(60):
         assert data_equivalence(_trajectory(a, seed, seed), _trajectory(b, seed, seed), exact=True)
 
@@ -226,7 +270,7 @@ def test_global_rngs_untouched_and_envs_isolated(env_id):
 
     def disturb():  # resetting and stepping another env must not change this one's game
         other.reset(seed=other_rng.randrange(1000))
-        other.step(other.last()[4]["legal_actions"][0])
+        other.step(some_move(other, other.agent_selection, other_rng))
 
     interleaved = _trajectory(selfplay_gym.make(env_id), 7, 7, between=disturb)
     assert data_equivalence(reference, interleaved, exact=True)
@@ -244,7 +288,7 @@ def test_pickle_round_trip_mid_episode(env_id):
     rng = random.Random(5)
     env.reset(seed=5)
     for _ in range(3):
-        env.step(rng.choice(env.last()[4]["legal_actions"]))
+        env.step(some_move(env, env.agent_selection, rng))
     clone = pickle.loads(pickle.dumps(env))
     assert clone.observe(clone.agent_selection) == env.observe(env.agent_selection)
     for _ in range(40):
@@ -253,32 +297,37 @@ def test_pickle_round_trip_mid_episode(env_id):
             break
         expected, got = env.last(), clone.last()
         assert data_equivalence(expected, got, exact=True)
-        action = None if expected[2] or expected[3] else rng.choice(expected[4]["legal_actions"])
+        action = None if expected[2] or expected[3] else some_move(env, env.agent_selection, rng)
         env.step(action)
         clone.step(action)
 
 
 def test_pickle_round_trip_of_the_gymnasium_view(env_id):
-    env = gymnasium.make(env_id, opponent="strong")
+    opponent = "strong" if "strong" in selfplay_gym.spec(env_id).bots else None
+    env = gymnasium.make(env_id, opponent=opponent)
     obs, info = env.reset(seed=11)
-    env.step(info["legal_actions"][0])
+    rng = random.Random(11)
+    aec, learner = env.unwrapped.aec_env, env.unwrapped.learner
+    env.step(some_move(aec, learner, rng))
     clone = pickle.loads(pickle.dumps(env))
     for _ in range(20):
-        info = env.unwrapped.aec_env.infos[env.unwrapped.learner]
-        if not info["legal_actions"]:
+        if learner not in aec.agents or aec.terminations[learner] or aec.truncations[learner]:
             break
-        action = info["legal_actions"][-1]
+        action = some_move(aec, learner, rng)
         assert data_equivalence(env.step(action), clone.step(action), exact=True)
 
 
 # ---- bombardment and fuzzing -----------------------------------------------------------------
-@pytest.mark.parametrize("invalid_move", ["forfeit", "retry"])
-def test_observations_stay_in_space_over_10000_steps(env_id, invalid_move):
-    env = selfplay_gym.make(env_id, invalid_move=invalid_move)
-    space_of = env.observation_space
-    for agent, obs, _, _, _, _ in play_random(env, random.Random(2), 10_000):
-        assert space_of(agent).contains(obs)
-        assert len(obs) < 20_000, "a prompt grew without bound"
+def test_observations_stay_in_space_over_10000_steps(env_id):
+    finite = env_id in FINITE_IDS
+    for kwargs in [{"invalid_move": m} for m in ("forfeit", "retry")] if finite else [{}]:
+        env = selfplay_gym.make(env_id, **kwargs)
+        space_of = env.observation_space
+        # Free-text prompts carry search results and replies: bounded by the turn limit instead.
+        bound = 20_000 if finite else env.unwrapped.max_observation_chars
+        for agent, obs, _, _, _, _ in play_random(env, random.Random(2), 10_000):
+            assert space_of(agent).contains(obs)
+            assert len(obs) <= bound, "a prompt grew without bound"
 
 
 def _step_with(env_id: str, action, seed: int = 0):
@@ -296,14 +345,14 @@ def test_adversarial_actions_are_recorded_never_raised(env_id, name):
     env, actor, other = _step_with(env_id, action)
     info = env.infos[actor]
     assert isinstance(info["invalid_action"], bool)
-    if info["invalid_action"]:
+    if info["invalid_action"] and env_id in FINITE_IDS:
         assert env.terminations[actor], "the default policy forfeits"
         assert info["reward_components"] == {"forfeit": -1.5}
         assert env.infos[other]["reward_components"] == {"forfeit": 0.5}
     for agent in env.agents:
         observation = env.observe(agent)
         assert env.observation_space(agent).contains(observation)
-        assert len(observation) < 5_000
+        assert len(observation) < 8_000
     if not env_id.endswith("Negotiation-v0"):  # board and card games forward only parsed moves
         assert "Ignore all" not in env.observe(other) and "resign" not in env.observe(other)
     assert env.render()
@@ -327,7 +376,7 @@ def test_non_text_actions_are_invalid_moves_with_a_clear_error(env_id, action):
     prefix=st.sampled_from(["", "\\boxed{", "<answer>", "[", "[Offer: "]),
 )
 def test_step_never_raises_on_any_text(env_id, text, prefix):
-    env = selfplay_gym.make(env_id, invalid_move="retry")
+    env = selfplay_gym.make(env_id, **({"invalid_move": "retry"} if env_id in FINITE_IDS else {}))
     env.reset(seed=0)
     for _ in range(3):
         if not env.agents or env.terminations[env.agent_selection]:
@@ -383,7 +432,7 @@ def test_parsers_run_in_linear_time(make_text):
 def test_step_cost_is_bounded_whatever_the_action_length(env_id):
     # Actions are capped before parsing, so a 4 MB reply costs about what a 40 kB one does.
     medium, huge = "[q" * 20_000, "[q" * 2_000_000
-    env = selfplay_gym.make(env_id, invalid_move="retry")
+    env = selfplay_gym.make(env_id, **({"invalid_move": "retry"} if env_id in FINITE_IDS else {}))
 
     def one_step(action):
         env.reset(seed=0)

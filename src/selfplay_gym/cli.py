@@ -6,6 +6,7 @@ Examples::
     selfplay-gym play selfplay/TicTacToe-v0 --opponent strong --seat 1
     selfplay-gym arena selfplay/KuhnPoker-v0 --players strong,random --games 200 --json
     selfplay-gym arena selfplay/TicTacToe-v0 --players hf:/models/my-checkpoint,random
+    selfplay-gym search serve --corpus fixture --port 8000
 
 ``python -m selfplay_gym`` runs the same program. Exit codes: 0 on success, 1 when a game is
 cut short (end of input) or a player fails, 2 for bad arguments (an unknown id, an unknown
@@ -28,9 +29,14 @@ from selfplay_gym.core.arena import bot_seed, play_match
 from selfplay_gym.core.bots import Bot, ask
 from selfplay_gym.core.invalid import INVALID_MODES
 from selfplay_gym.league.pool import is_model_spec
-from selfplay_gym.registry import ENV_SPECS, resolve_opponent, spec
+from selfplay_gym.registry import ENV_SPECS, load_entry_point, resolve_opponent, spec
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "FAMILY_COMMANDS"]
+
+FAMILY_COMMANDS = {"search": "selfplay_gym.envs.search.cli"}
+"""Commands an env family adds: name -> module with ``add_parser(commands)`` and ``run(args)``.
+
+Named by string, like the registry's entry points: the core imports no family by name."""
 
 _USAGE_ERROR = 2
 _CUT_SHORT = 1
@@ -83,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     arena.add_argument(
         "--json", action="store_true", help="print the result as JSON instead of a table"
     )
+    for module in FAMILY_COMMANDS.values():
+        load_entry_point(f"{module}:add_parser")(commands)
     return parser
 
 
@@ -120,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         # argparse exits on --help and on usage errors; return its code so main() always returns.
         return int(exit_.code or 0)
     commands = {"list": _cmd_list, "play": _cmd_play, "arena": _cmd_arena}
+    commands.update(
+        {name: load_entry_point(f"{module}:run") for name, module in FAMILY_COMMANDS.items()}
+    )
     try:
         return commands[args.command](args)
     except gymnasium.error.Error as exc:
@@ -144,7 +155,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 ",".join(agents),
                 repr(env.observation_space(first)),
                 repr(env.action_space(first)),
-                "-" if moves is None else str(len(moves)),
+                str(len(moves)) if moves else "-",
                 s.summary,
             )
         )
@@ -166,7 +177,9 @@ def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # ---- play ------------------------------------------------------------------------------------
 def _cmd_play(args: argparse.Namespace) -> int:
     env_spec = spec(args.env_id)
-    opponent_name = args.opponent or ("strong" if "strong" in env_spec.bots else "random")
+    opponent_name = args.opponent or (
+        "strong" if "strong" in env_spec.bots else env_spec.default_opponent
+    )
     kwargs: dict[str, Any] = {"render_mode": "ansi"}
     if args.invalid_move is not None:
         kwargs["invalid_move"] = args.invalid_move

@@ -78,6 +78,7 @@ class SelfPlaySpec:
 
 
 _TEXT_GAMES = "selfplay_gym.envs.text_games"
+_SEARCH = "selfplay_gym.envs.search"
 
 ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
@@ -99,6 +100,28 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         kwargs={"max_rounds": 10},
         bots={"strong": f"{_TEXT_GAMES}.negotiation:ValueAwareNegotiator"},
         summary="Wood/Gold trading over 10 turns (SPIRAL); strong bot: value-aware trader.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/SearchSelfPlay-v0",
+        entry_point=f"{_SEARCH}.env:SearchSelfPlayEnv",
+        kwargs={"num_solvers": 5, "topk": 3, "max_turns": 10},
+        bots={
+            "scripted": f"{_SEARCH}.players:ScriptedSearchPlayer",
+            "careful": f"{_SEARCH}.players:CarefulSearchPlayer",
+        },
+        default_opponent="scripted",
+        summary="Search self-play (SSP): a proposer searches to pose a question, 5 solvers search to answer it.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/SearchQA-v0",
+        entry_point=f"{_SEARCH}.env:SearchSelfPlayEnv",
+        kwargs={"questions": "fixture", "num_solvers": 1, "topk": 3, "max_turns": 10},
+        bots={
+            "scripted": f"{_SEARCH}.players:ScriptedSearchPlayer",
+            "careful": f"{_SEARCH}.players:CarefulSearchPlayer",
+        },
+        default_opponent="scripted",
+        summary="Search-R1's task: answer questions by searching the corpus (the solver side of SSP).",
     ),
 )
 """Every environment id of the package."""

@@ -62,6 +62,11 @@ class RandomBot(Bot):
 
     def act(self, env: TurnBasedTextEnv, agent: str) -> int:
         """The index of a uniformly drawn legal move."""
+        if not getattr(env, "move_names", ()):
+            raise ValueError(
+                f"{type(env).__name__} has no finite move set for a random bot to draw from; "
+                "use one of the env's scripted bots"
+            )
         legal = env._legal_indices(agent)
         return legal[self.rng.randrange(len(legal))]
 
