@@ -559,8 +559,13 @@ class SQLiteFTS5Backend(SearchBackend):
         self.build_seconds = time.perf_counter() - start
         return sqlite3.connect(str(self.path), check_same_thread=False)
 
-    def ensure_index(self) -> SQLiteFTS5Backend:
-        """Open (building if needed) the index; returns this backend."""
+    def ensure_index(self, progress: bool = False) -> SQLiteFTS5Backend:
+        """Open (building if needed) the index; returns this backend.
+
+        Args:
+            progress: Accepted for symmetry with :meth:`TantivyBackend.ensure_index`; SQLite
+                builds in one statement, so there is no progress to show.
+        """
         with self._lock:
             if self._conn is None:
                 self._conn = self._connect()
@@ -726,8 +731,12 @@ class DenseBackend(SearchBackend):
         norms = np.linalg.norm(array, axis=1, keepdims=True)
         return array / np.maximum(norms, 1e-12)
 
-    def ensure_index(self) -> DenseBackend:
-        """Load or compute the passage embeddings; returns this backend."""
+    def ensure_index(self, progress: bool = False) -> DenseBackend:
+        """Load or compute the passage embeddings; returns this backend.
+
+        Args:
+            progress: Show a progress bar over the batches while embedding.
+        """
         import numpy as np
 
         with self._lock:
@@ -744,11 +753,15 @@ class DenseBackend(SearchBackend):
                     pass
             start = time.perf_counter()
             texts = [_clean_text(p.contents) for p in self.corpus.passages]
-            parts = [
-                self._normalized(self.embed(texts[i : i + self.batch_size]), len(chunk))
-                for i in range(0, n, self.batch_size)
-                if (chunk := texts[i : i + self.batch_size])
-            ]
+            starts: Any = range(0, n, self.batch_size)
+            if progress:
+                from tqdm.auto import tqdm
+
+                starts = tqdm(starts, desc=f"embedding {self.corpus.name}", unit="batch")
+            parts = []
+            for i in starts:
+                chunk = texts[i : i + self.batch_size]
+                parts.append(self._normalized(self.embed(chunk), len(chunk)))
             matrix = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
             self.build_seconds = time.perf_counter() - start
             if self.cache_path is not None:
@@ -918,6 +931,8 @@ class SearchR1HttpBackend(SearchBackend):
         retries: Extra attempts after the first.
         backoff: Seconds before the first retry, doubled for each next one.
         default_k: ``k`` when :meth:`search` is called with ``k=None``.
+        max_batch: Queries per request; larger batches are sent as several requests (servers cap
+            the batch: 256 for :func:`~selfplay_gym.envs.search.server.serve`).
     """
 
     name = "search-r1-http"
@@ -930,7 +945,10 @@ class SearchR1HttpBackend(SearchBackend):
         retries: int = 3,
         backoff: float = 0.5,
         default_k: int = 3,
+        max_batch: int = 256,
     ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"expected max_batch >= 1, got {max_batch}")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
@@ -942,6 +960,7 @@ class SearchR1HttpBackend(SearchBackend):
         self.retries = int(retries)
         self.backoff = float(backoff)
         self.default_k = int(default_k)
+        self.max_batch = int(max_batch)
         self._loopback = (parts.hostname or "") in _LOOPBACK
 
     def _post(self, body: bytes) -> bytes:
@@ -984,24 +1003,31 @@ class SearchR1HttpBackend(SearchBackend):
             queries = [_clip_query(q) for q in queries]
             if not queries or k == 0:
                 return [[] for _ in queries]
-            body = json.dumps({"queries": queries, "topk": k, "return_scores": True}).encode()
-            last = ""
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
-                try:
-                    raw = self._post(body)
-                except _RetryableError as exc:
-                    last = str(exc)
-                    continue
-                return self._parse(raw, len(queries), k)
-            raise SearchError(
-                f"retrieval server {self.url} failed {self.retries + 1} times, last: {last}"
-            )
+            results: list[list[Hit]] = []
+            for start in range(0, len(queries), self.max_batch):
+                results.extend(self._search_batch(queries[start : start + self.max_batch], k))
+            return results
         except SearchError:
             raise
         except Exception as exc:  # never anything but SearchError from search()
             raise SearchError(f"search via {self.url} failed: {type(exc).__name__}: {exc}") from exc
+
+    def _search_batch(self, queries: list[str], k: int) -> list[list[Hit]]:
+        """One request, retried on connection errors, timeouts and 5xx."""
+        body = json.dumps({"queries": queries, "topk": k, "return_scores": True}).encode()
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                raw = self._post(body)
+            except _RetryableError as exc:
+                last = str(exc)
+                continue
+            return self._parse(raw, len(queries), k)
+        raise SearchError(
+            f"retrieval server {self.url} failed {self.retries + 1} times, last: {last}"
+        )
 
     def _parse(self, raw: bytes, n: int, k: int) -> list[list[Hit]]:
         where = f"retrieval server {self.url}"

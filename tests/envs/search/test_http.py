@@ -85,6 +85,10 @@ def test_client_round_trips_the_backends_hits(server, backend):
         for r_hits, d_hits in zip(remote, direct, strict=True):
             assert [h.score for h in r_hits] == pytest.approx([h.score for h in d_hits])
     assert client.search([], k=3) == []
+    many = [f"capital {i}" for i in range(20)]  # more than the server's max_queries=8
+    assert SearchR1HttpBackend(server.url, max_batch=8).search(many, k=1) == client.search(
+        many[:8], k=1
+    ) + client.search(many[8:16], k=1) + client.search(many[16:], k=1)
     assert client.search(["capital"], k=None)[0][0].doc_id == "0"  # default_k
     assert pickle.loads(pickle.dumps(client)).search(["Talmeria lira"], k=1) == client.search(
         ["Talmeria lira"], k=1
