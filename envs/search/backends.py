@@ -419,7 +419,9 @@ class TantivyBackend(SearchBackend):
                     clauses.append(
                         (should, query_cls.term_query(schema, "body", stem, index_option="freq"))
                     )
-                found = searcher.search(query_cls.boolean_query(clauses), k, count=False)
+                # tantivy sizes its top-k heap by the limit: never more than the corpus.
+                limit = min(k, len(self.corpus))
+                found = searcher.search(query_cls.boolean_query(clauses), limit, count=False)
                 hits = []
                 for score, address in found.hits:
                     passage = self.corpus.get(searcher.doc(address)["id"][0])
@@ -593,7 +595,8 @@ class SQLiteFTS5Backend(SearchBackend):
                         results.append([])
                         continue
                     match = " OR ".join(f'"{term}"' for term in terms)
-                    rows = self._conn.execute(sql, (self.title_weight, match, k)).fetchall()
+                    limit = min(k, len(self.corpus))
+                    rows = self._conn.execute(sql, (self.title_weight, match, limit)).fetchall()
                     results.append([Hit.of(self.corpus.passages[i], -rank) for i, rank in rows])
             return results
         except (sqlite3.Error, OSError) as exc:

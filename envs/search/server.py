@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -61,6 +62,10 @@ class _HTTPServer(ThreadingHTTPServer):
         # Client disconnects and the like: the server goes on, quietly unless verbose.
         if self.owner.verbose:
             super().handle_error(request, client_address)
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -189,7 +194,8 @@ class RetrievalServer:
         self.verbose = verbose
         # JSON may spell a character as \uXXXX (6 bytes); allow that plus some slack.
         self.max_body_bytes = max_queries * (6 * max_query_chars + 16) + 65536
-        self._httpd = _HTTPServer((host, port), _Handler)
+        server_class = _HTTPServer6 if ":" in host else _HTTPServer
+        self._httpd = server_class((host, port), _Handler)
         self._httpd.owner = self
         self.host, self.port = self._httpd.server_address[:2]
         shown = f"[{self.host}]" if ":" in str(self.host) else self.host

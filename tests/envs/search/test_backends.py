@@ -143,6 +143,7 @@ def test_k_is_respected(lexical):
     }
     assert len(matching) == 23  # "valley" is in every distractor
     assert {h.doc_id for h in lexical.search([query], k=40)[0]} == matching
+    assert len(lexical.search([query], k=10**12)[0]) == 23
     assert lexical.search([query, "lira"], k=0) == [[], []]
     with pytest.raises(ValueError, match="non-negative int"):
         lexical.search([query], k=-1)

@@ -205,6 +205,20 @@ def test_backend_failures_are_502_and_500_without_traceback():
         assert get(srv.url + "/health") == (200, {"status": "ok", "backend": "broken"})
 
 
+def test_ipv6_loopback(backend):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        srv = serve(backend, host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        assert srv.url.startswith("http://[::1]:")
+        assert SearchR1HttpBackend(srv.url).search(["lira"], k=1)[0][0].doc_id == "5"
+    finally:
+        srv.shutdown()
+
+
 def test_serve_forever_and_shutdown(backend):
     srv = serve(backend)
     thread = threading.Thread(target=srv.serve_forever)
