@@ -29,3 +29,9 @@ _api_test_module._test_observation_space_compatibility = _compatibility_allowing
 
 # Trainer tests (tests/trainers) use torch; two threads on a busy 2-core machine run far slower.
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# Search indexes go to a throw-away cache of this test session, never to ~/.cache.
+if "SELFPLAY_GYM_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["SELFPLAY_GYM_CACHE"] = tempfile.mkdtemp(prefix="selfplay-gym-test-cache-")

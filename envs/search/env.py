@@ -53,7 +53,7 @@ def proposer_reward(rule: str | Callable[[float], float], success_rate: float) -
     return name, fn(success_rate)
 
 
-_SHARED_BACKENDS: dict[tuple[str, str], SearchBackend] = {}
+_SHARED_BACKENDS: dict[tuple[str, str, str], SearchBackend] = {}
 
 
 def shared_backend(spec: str, corpus: Corpus | None) -> SearchBackend:
@@ -61,9 +61,9 @@ def shared_backend(spec: str, corpus: Corpus | None) -> SearchBackend:
 
     An index is opened once however many envs a vector env or a rollout runs.
     """
-    from selfplay_gym.envs.search.backends import make_backend
+    from selfplay_gym.envs.search.backends import cache_root, make_backend
 
-    key = (spec, corpus.fingerprint if corpus is not None else "")
+    key = (spec, corpus.fingerprint if corpus is not None else "", str(cache_root()))
     backend = _SHARED_BACKENDS.get(key)
     if backend is None:
         backend = _SHARED_BACKENDS[key] = make_backend(spec, corpus)
@@ -382,6 +382,7 @@ class SearchSelfPlayEnv(AECEnv):
         self._rag: dict[str, Any] | None = None
         self._next_solver = 0
         self._infos: dict[str, dict[str, Any]] = {}
+        self._retrieval: dict[str, Any] = {}
 
     # ---- resources (built lazily: the env pickles cheaply and constructs fast) ---------------
     @property
@@ -480,6 +481,11 @@ class SearchSelfPlayEnv(AECEnv):
         self.truncations = dict.fromkeys(self.agents, False)
         self._seats = {}
         self._transcript = []
+        try:
+            described = self.backend.describe()
+        except Exception as exc:  # a description is informative only
+            described = {"backend": getattr(self.backend, "name", "?"), "error": repr(exc)[:200]}
+        self._retrieval = {**described, "topk": self.topk}
         self._validity = {}
         self._rag = None
         self._next_solver = 0
@@ -867,8 +873,7 @@ class SearchSelfPlayEnv(AECEnv):
             info.update(seat.extra)
         if self.phase == "done":
             info["gold_answers"] = list(self._target)
-        if self._backend is not None or isinstance(self._backend_spec, SearchBackend):
-            info["retrieval"] = {**self.backend.describe(), "topk": self.topk}
+        info["retrieval"] = self._retrieval
         return info
 
     def agent_view(self, agent: str) -> dict[str, Any]:

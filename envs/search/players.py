@@ -49,8 +49,10 @@ def _find_word(text: str, phrase: str) -> int:
     return match.start() if match else -1
 
 
-def cloze_question(title: str, sentence: str, answer: str, max_chars: int = 600) -> str:
+def cloze_question(title: str | None, sentence: str, answer: str, max_chars: int = 600) -> str:
     """A question quoting ``sentence`` (from the passage ``title``) with ``answer`` blanked out.
+
+    A ``title`` that contains the answer (the answer's own entry) is not named.
 
     Example:
         >>> cloze_question("Talmeria", "Its capital is Orvane, on the coast.", "Orvane")
@@ -62,6 +64,8 @@ def cloze_question(title: str, sentence: str, answer: str, max_chars: int = 600)
         start = max(0, at - max_chars // 2)
         blanked = blanked[start : start + max_chars]
     blanked = blanked.replace('"', "'")
+    if title is None or _find_word(title, answer) >= 0:
+        return f'Which name fills the blank in this statement from an encyclopedia: "{blanked}"?'
     return f'Which name fills the blank in this statement from the entry on {title}: "{blanked}"?'
 
 
@@ -154,16 +158,17 @@ class ScriptedSearchPlayer(Bot):
         hits: list[Hit] = view["hits"]
         last_turn = view["turn"] + 1 >= view["max_turns"]
         quoted = _QUOTED_RE.search(question)
+        asked = {q.lower() for q in queries}
         if quoted:
             statement = quoted.group(1)
-            found = _fill_blank(statement, hits)
+            entry = _ENTRY_RE.search(question)
+            title = entry.group(1) if entry else None
+            # The entry the question names is the passage to read; any passage if it names none.
+            found = _fill_blank(statement, [h for h in hits if h.title == title] or hits)
             if found is None and not last_turn:
-                query = _plain(statement)
-                entry = _ENTRY_RE.search(question)
-                if query.lower() in {q.lower() for q in queries} and entry:
-                    query = entry.group(1)
-                if query.lower() not in {q.lower() for q in queries}:
-                    return f"<search> {query} </search>"
+                for query in (title, _plain(statement)):
+                    if query and query.lower() not in asked:
+                        return f"<search> {query} </search>"
         else:
             found = None
             if not queries and not last_turn:
@@ -202,16 +207,26 @@ def _plain(text: str, words: int = 30) -> str:
 
 
 def _linked_sentence(hits: list[Hit], answer: str) -> tuple[Hit, str] | None:
-    """A hit that mentions ``answer`` and the sentence that does; another entity's passage first."""
-    own = None
+    """A hit that mentions ``answer`` and the sentence that does, the most telling one first.
+
+    Another entity's passage beats the answer's own; among those, a sentence that names its
+    own entry (rather than "it") and has more words of its own is the better clue.
+    """
+    best, best_score = None, None
     for hit in hits:
-        if _find_word(hit.text, answer) < 0:
-            continue
-        sentence = next(s for s in _SENTENCE_RE.split(hit.text) if _find_word(s, answer) >= 0)
-        if _find_word(hit.title, answer) < 0:
-            return hit, sentence
-        own = own or (hit, sentence)
-    return own
+        for sentence in _SENTENCE_RE.split(hit.text):
+            if _find_word(sentence, answer) < 0:
+                continue
+            rest = sentence.replace(answer, " ")
+            words = len([w for w in re.findall(r"[A-Za-z]+", rest) if len(w) > 3])
+            score = (
+                _find_word(hit.title, answer) < 0,
+                _find_word(sentence, hit.title) >= 0,
+                min(words, 6),
+            )
+            if best_score is None or score > best_score:
+                best, best_score = (hit, sentence), score
+    return best
 
 
 def _fill_blank(statement: str, hits: list[Hit]) -> str | None:

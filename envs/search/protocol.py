@@ -48,9 +48,6 @@ __all__ = [
 STOP_STRINGS = ("</search>", "</answer>", "</question>")
 """Where a generation should stop: the end of a tool call or of a final answer."""
 
-_TAG_RE = {
-    tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL) for tag in ("search", "question", "answer")
-}
 _OPEN_OR_CLOSE_RE = re.compile(r"</?(?:search|question|answer)>")
 _ANSWER_TAG_RE = re.compile(r"</?answer>")
 
@@ -75,19 +72,24 @@ def _names(allowed: Sequence[str]) -> str:
 def parse_turn(text: str, allowed: Sequence[str]) -> TurnParse:
     """The first complete tag of ``text`` among ``allowed``, its content and any error.
 
-    The regular expressions are lazy and anchored on literal tags, so the scan is linear in the
-    length of ``text`` (which the env caps before calling).
+    The scan is linear in the length of ``text`` (which the env caps before calling).
     """
-    first: tuple[int, str, re.Match[str]] | None = None
+    # Each tag's first closing, then the nearest opening before it: two linear scans per tag
+    # (a regular expression would rescan the rest of the text from every unclosed opening).
+    first: tuple[int, str, int] | None = None
     for tag in ("search", "question", "answer"):
-        match = _TAG_RE[tag].search(text)
-        if match is not None and (first is None or match.end() < first[0]):
-            first = (match.end(), tag, match)
+        close = text.find(f"</{tag}>")
+        if close < 0:
+            continue
+        opening = text.rfind(f"<{tag}>", 0, close)
+        if opening >= 0 and (first is None or close < first[0]):
+            first = (close, tag, opening + len(tag) + 2)
     if first is None:
         return TurnParse(False, error=f"no {_names(allowed)} found")
-    end, tag, match = first
+    close, tag, start = first
+    end = close + len(tag) + 3
     extra = len(_OPEN_OR_CLOSE_RE.findall(text, end))
-    content = match.group(1).strip()
+    content = text[start:close].strip()
     if tag not in allowed:
         return TurnParse(
             False, tag, content, f"<{tag}> is not a move of this role; use {_names(allowed)}", extra

@@ -196,7 +196,7 @@ def resolve_opponent(env_id: str, opponent: Any) -> Any:
 def make_single_agent(
     env_id: str,
     *,
-    learner: str | Sequence[str] = "player_0",
+    learner: str | Sequence[str] | None = None,
     opponent: Any = None,
     numeric: bool = False,
     **kwargs: Any,
@@ -205,8 +205,9 @@ def make_single_agent(
 
     Args:
         env_id: A registered id.
-        learner: The seat the Gymnasium agent plays; a sequence of seats, or ``"any"``, draws
-            it anew on every reset (self-play of one policy in every seat).
+        learner: The seat the Gymnasium agent plays (default: the env's first seat, e.g.
+            ``player_0`` or ``proposer_0``); a sequence of seats, or ``"any"``, draws it anew on
+            every reset (self-play of one policy in every seat).
         opponent: A bot name, a :class:`~selfplay_gym.core.bots.Bot`, a callable
             ``(observation, info) -> action``, a :class:`~selfplay_gym.league.League` (an
             opponent drawn from it on every reset, results reported back), or a mapping from
@@ -223,7 +224,7 @@ def make_single_agent(
         return given if isinstance(given, League) else resolve_opponent(env_id, given)
 
     env = make(env_id, **kwargs)
-    seats = learner_seats(env.possible_agents, learner)
+    seats = learner_seats(env.possible_agents, env.possible_agents[0] if learner is None else learner)
     # With several learner seats, each seat is an opponent's in the episodes the learner is not in it.
     others = [a for a in env.possible_agents if len(seats) > 1 or a != seats[0]]
     if isinstance(opponent, Mapping):

@@ -708,9 +708,12 @@ def write_passage(e: Entity, w: dict[str, list[Entity]], rng: random.Random) -> 
             if "guild" in f:
                 s.append(f"{n} was a member of the {f['guild']}.")
         elif e.kind == "poet":
-            for b in f.get("wrote", []):
+            for i, b in enumerate(f.get("wrote", [])):
+                # A second work gets its own wording, so no sentence of a passage repeats.
                 s.append(
                     rng.choice([f"{n} wrote {b}.", f"{n} is best known as the author of {b}."])
+                    if i == 0
+                    else f"{n} also wrote {b}."
                 )
         elif e.kind == "navigator":
             s.append(
