@@ -120,8 +120,8 @@ def describe_invalid_move(policy: Any) -> str:
     )
 
 
-def _bots_text(s: SelfPlaySpec) -> str:
-    parts = [f"{_code('random')} (uniform over the legal moves)"]
+def _bots_text(s: SelfPlaySpec, finite: bool) -> str:
+    parts = [f"{_code('random')} (uniform over the legal moves)"] if finite else []
     for name, entry_point in s.bots.items():
         cls_name = entry_point.rpartition(":")[2]
         parts.append(f"{_code(name)} ({_code(cls_name)})")
@@ -166,7 +166,9 @@ def _fenced(text: str, language: str = "text") -> str:
 
 
 # ---- one page --------------------------------------------------------------------------------
-def usage_snippet(s: SelfPlaySpec, finite: bool, numeric: bool) -> str:
+def usage_snippet(
+    s: SelfPlaySpec, finite: bool, numeric: bool, first_seat: str = "player_0"
+) -> str:
     """Python code using the id through Gymnasium, PettingZoo and (finite games) numerically."""
     opponent = "strong" if "strong" in s.bots else s.default_opponent
     reply = 'info["legal_actions"][0]' if finite else '"your reply"'
@@ -177,7 +179,7 @@ def usage_snippet(s: SelfPlaySpec, finite: bool, numeric: bool) -> str:
         "",
         "import selfplay_gym  # registers the selfplay/ ids",
         "",
-        f"# One learner (player_0) against the {opponent!r} bot.",
+        f"# One learner ({first_seat}) against the {opponent!r} bot.",
         f'env = gymnasium.make("{s.id}", opponent="{opponent}")',
         "obs, info = env.reset(seed=0)",
         f"obs, reward, terminated, truncated, info = env.step({reply})",
@@ -249,11 +251,13 @@ def env_page(s: SelfPlaySpec) -> str:
         ("Canonical moves", str(len(move_names)) if move_names else "none (free text only)"),
         ("State tensor size", str(state_size) if state_size else "none"),
         ("Default kwargs of the id", _kwargs_text(s.kwargs)),
-        ("Named bots", _bots_text(s)),
+        ("Named bots", _bots_text(s, bool(move_names))),
         ("Default opponent", _code(s.default_opponent)),
         (
             "Default invalid-move policy",
-            describe_invalid_move(invalid_move) if invalid_move is not None else "none",
+            describe_invalid_move(invalid_move)
+            if invalid_move is not None
+            else "none (see Action Space)",
         ),
         ("Entry point", _code(s.entry_point)),
     ]
@@ -277,7 +281,7 @@ def env_page(s: SelfPlaySpec) -> str:
         rst_to_markdown(lead),
         "\n".join(table),
         "## Usage",
-        usage_snippet(s, bool(move_names), numeric),
+        usage_snippet(s, bool(move_names), numeric, agents[0]),
         *(f"## {name}\n\n{text}" for name, text in body_sections),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"

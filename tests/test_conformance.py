@@ -29,7 +29,9 @@ from selfplay_gym.core.parsers import answer_span, bracketed, last_boxed
 
 SPECS = [s for s in selfplay_gym.ENV_SPECS if s.kind == "aec"]
 IDS = [s.id for s in SPECS]
-FINITE_IDS = [s.id for s in SPECS if selfplay_gym.registry.load_entry_point(s.entry_point).move_names]
+FINITE_IDS = [
+    s.id for s in SPECS if selfplay_gym.registry.load_entry_point(s.entry_point).move_names
+]
 # The id of each env class (ids sharing a class share its bots), for free-text random play.
 ID_OF_CLASS = {selfplay_gym.registry.load_entry_point(s.entry_point): s.id for s in SPECS}
 INFO_KEYS = {
@@ -354,7 +356,9 @@ def test_adversarial_actions_are_recorded_never_raised(env_id, name):
         observation = env.observe(agent)
         assert env.observation_space(agent).contains(observation)
         assert len(observation) < 8_000
-    if not env_id.endswith("Negotiation-v0") and other is not None:  # only parsed moves reach others
+    if (
+        not env_id.endswith("Negotiation-v0") and other is not None
+    ):  # only parsed moves reach others
         assert "Ignore all" not in env.observe(other) and "resign" not in env.observe(other)
     assert env.render()
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import selfplay_gym
+from selfplay_gym.core.text_game import TurnBasedTextEnv
 
 
 def test_envs_with_different_move_sets_do_not_share_legal_tables():
@@ -111,7 +112,14 @@ def test_using_an_env_before_reset_or_after_the_game_gives_a_clear_error():
         env.step(None)
 
 
-@pytest.mark.parametrize("env_id", [s.id for s in selfplay_gym.ENV_SPECS])
+TEXT_GAME_IDS = [
+    s.id
+    for s in selfplay_gym.ENV_SPECS
+    if issubclass(selfplay_gym.registry.load_entry_point(s.entry_point), TurnBasedTextEnv)
+]
+
+
+@pytest.mark.parametrize("env_id", TEXT_GAME_IDS)
 def test_at_the_smallest_cap_the_whole_position_stays_in_the_prompt(env_id):
     env = selfplay_gym.make(env_id, max_observation_chars=1024)
     env.reset(seed=0)

@@ -1,4 +1,4 @@
-"""The types every part of the search family shares: passages, hits, corpora and the backend interface.
+r"""The types every part of the search family shares: passages, hits, corpora and the backend interface.
 
 A *passage* is one retrievable unit of a corpus (Search-R1's corpus row). A *backend* answers a
 batch of queries with ranked *hits*. Every backend — tantivy, SQLite FTS5, dense, an HTTP client of
@@ -8,7 +8,7 @@ benchmark treat them alike.
 Example:
     >>> p = Passage("7", "Orvane", "Orvane is the capital of Talmeria.")
     >>> p.contents
-    '"Orvane"\\nOrvane is the capital of Talmeria.'
+    '"Orvane"\nOrvane is the capital of Talmeria.'
     >>> Passage.from_record({"id": "7", "contents": p.contents}) == p
     True
 """
@@ -72,7 +72,7 @@ class Passage:
 
 
 def _split_contents(contents: Any) -> tuple[str, str]:
-    """``'"Title"\\ntext'`` -> (title, text); contents without a quoted first line have no title."""
+    r"""``'"Title"\ntext'`` -> (title, text); contents without a quoted first line have no title."""
     if not isinstance(contents, str):
         raise ValueError(f"expected 'contents' to be a string, got {type(contents).__name__}")
     first, sep, rest = contents.partition("\n")

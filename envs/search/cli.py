@@ -25,14 +25,18 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(commands: Any) -> None:
     """Add the ``search`` command and its subcommands to ``commands`` (an argparse subparsers)."""
-    search = commands.add_parser("search", help="search corpora: index, query, serve (Search-R1 API)")
+    search = commands.add_parser(
+        "search", help="search corpora: index, query, serve (Search-R1 API)"
+    )
     sub = search.add_subparsers(dest="search_command", metavar="SUBCOMMAND", required=True)
     corpus_help = (
         'corpus: "fixture" (embedded), "factbook", "wikipedia-vital", "wordnet", "offline-kb", '
         "or a Search-R1 JSONL path"
     )
 
-    index = sub.add_parser("index", help="build (or reopen) the index of a corpus, with a progress bar")
+    index = sub.add_parser(
+        "index", help="build (or reopen) the index of a corpus, with a progress bar"
+    )
     index.add_argument("corpus", metavar="CORPUS", help=corpus_help)
     index.add_argument("--backend", default="tantivy", choices=("tantivy", "sqlite"))
 

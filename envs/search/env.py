@@ -282,18 +282,24 @@ class SearchSelfPlayEnv(AECEnv):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected {name} to be a positive int, got {value!r}")
         if max_searches is not None and (not isinstance(max_searches, int) or max_searches < 0):
-            raise ValueError(f"expected max_searches to be an int >= 0 or None, got {max_searches!r}")
+            raise ValueError(
+                f"expected max_searches to be an int >= 0 or None, got {max_searches!r}"
+            )
         if (
             not isinstance(search_range, Sequence)
             or len(search_range) != 2
             or not all(isinstance(v, int) and v >= 1 for v in search_range)
             or search_range[0] > search_range[1]
         ):
-            raise ValueError(f"expected search_range = (low, high) with 1 <= low <= high, got {search_range!r}")
+            raise ValueError(
+                f"expected search_range = (low, high) with 1 <= low <= high, got {search_range!r}"
+            )
         if isinstance(distractors, bool) or not isinstance(distractors, int) or distractors < 0:
             raise ValueError(f"expected distractors to be an int >= 0, got {distractors!r}")
         if doc_format not in protocol.DOC_FORMATS:
-            raise ValueError(f"expected doc_format in {sorted(protocol.DOC_FORMATS)}, got {doc_format!r}")
+            raise ValueError(
+                f"expected doc_format in {sorted(protocol.DOC_FORMATS)}, got {doc_format!r}"
+            )
         if not callable(proposer_reward) and proposer_reward not in PROPOSER_REWARDS:
             raise ValueError(
                 f"expected proposer_reward in {sorted(PROPOSER_REWARDS)} or a callable, got {proposer_reward!r}"
@@ -303,10 +309,16 @@ class SearchSelfPlayEnv(AECEnv):
             ("invalid_action_penalty", invalid_action_penalty),
             ("answer_tag_factor", answer_tag_factor),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 raise ValueError(f"expected {name} to be a finite number, got {value!r}")
         if max_observation_chars < 4096:
-            raise ValueError(f"expected max_observation_chars >= 4096, got {max_observation_chars!r}")
+            raise ValueError(
+                f"expected max_observation_chars >= 4096, got {max_observation_chars!r}"
+            )
         if isinstance(reader, str) and reader != "evidence":
             raise ValueError(f"expected reader 'evidence', None or a reader object, got {reader!r}")
         if reader is not None and not isinstance(reader, str) and not callable(reader):
@@ -503,13 +515,17 @@ class SearchSelfPlayEnv(AECEnv):
             self._seats["proposer_0"] = _Seat(
                 "proposer",
                 self._texts["proposer_system"],
-                self._texts["proposer_user"].format(answer=self._target[0], searches=self._required),
+                self._texts["proposer_user"].format(
+                    answer=self._target[0], searches=self._required
+                ),
             )
             for solver in self._solvers:
                 self._seats[solver] = _Seat("solver")
             self.phase = "propose"
             self.agent_selection = "proposer_0"
-            self._note(f"[env] target answer {self._target[0]!r}, {self._required} searches expected")
+            self._note(
+                f"[env] target answer {self._target[0]!r}, {self._required} searches expected"
+            )
         else:
             if "question" in options:
                 q = {"question": str(options["question"]), "answers": options.get("answers")}
@@ -585,7 +601,9 @@ class SearchSelfPlayEnv(AECEnv):
         seat.invalid = False
         if parsed.tag == "search":
             if len(seat.queries) >= self.max_searches:
-                self._invalid(agent, seat, f"the search budget ({self.max_searches}) is spent", echo)
+                self._invalid(
+                    agent, seat, f"the search budget ({self.max_searches}) is spent", echo
+                )
                 return
             self._add_message(seat, "assistant", echo)
             self._search(agent, seat, parsed.content)
@@ -602,7 +620,9 @@ class SearchSelfPlayEnv(AECEnv):
         return text if len(text) <= self.max_echo_chars else "..." + text[-self.max_echo_chars :]
 
     def _add_message(self, seat: _Seat, role: str, content: str) -> None:
-        seat.messages.append({"role": role, "content": self._echo(content) if role == "assistant" else content})
+        seat.messages.append(
+            {"role": role, "content": self._echo(content) if role == "assistant" else content}
+        )
 
     def _invalid(self, agent: str, seat: _Seat, error: str, text: str) -> None:
         seat.parse = {"ok": False, "extracted": None, "error": error}
@@ -689,7 +709,9 @@ class SearchSelfPlayEnv(AECEnv):
             failed = [k for k, v in validity.items() if v is False]
             self._end_invalid("failed " + ", ".join(failed))
 
-    def _rag_check(self, question: str, answers: tuple[str, ...], materials: list[str]) -> bool | None:
+    def _rag_check(
+        self, question: str, answers: tuple[str, ...], materials: list[str]
+    ) -> bool | None:
         if self.reader is None:
             return None
         mixed = list(materials) + self._distractor_materials()
@@ -701,7 +723,11 @@ class SearchSelfPlayEnv(AECEnv):
                 verdict = RagVerdict(bool(verdict), None, "reader returned a bool")
         except Exception as exc:  # fail closed: an erroring check makes the question invalid
             verdict = RagVerdict(False, None, f"reader error: {type(exc).__name__}: {exc}"[:500])
-        self._rag = {"valid": bool(verdict.valid), "predicted": verdict.predicted, "reason": verdict.reason}
+        self._rag = {
+            "valid": bool(verdict.valid),
+            "predicted": verdict.predicted,
+            "reason": verdict.reason,
+        }
         return bool(verdict.valid)
 
     def _distractor_materials(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The RAG check of a proposed question, and judges of a solver's answer.
+r"""The RAG check of a proposed question, and judges of a solver's answer.
 
 SSP keeps a question only if a *reader* can recover the target answer from everything the
 proposer retrieved, mixed with distractor materials, without searching. A reader here is any
@@ -21,7 +21,7 @@ and the reason is recorded in ``info``.
 
 Example:
     >>> reader = EvidenceReader()
-    >>> materials = ["Doc 1 (Title: Orvane)\\nOrvane is the capital of Talmeria."]
+    >>> materials = ["Doc 1 (Title: Orvane)\nOrvane is the capital of Talmeria."]
     >>> reader("Which city is the capital of the kingdom of Talmeria?", ["Orvane"], materials).valid
     True
     >>> reader("Which city hosts the yearly lantern fair of Talmeria?", ["Orvane"], materials).valid
@@ -99,7 +99,9 @@ class EvidenceReader:
             answer_words |= _content_words(a)
         wanted = _content_words(question) - answer_words
         if len(wanted) < self.min_words:
-            return RagVerdict(False, None, f"the question has fewer than {self.min_words} content words")
+            return RagVerdict(
+                False, None, f"the question has fewer than {self.min_words} content words"
+            )
         best_with, best_without, matched = 0.0, 0.0, None
         for material in materials:
             for sentence in _SENTENCE_RE.split(material):
@@ -123,7 +125,9 @@ class EvidenceReader:
             return RagVerdict(
                 False, matched, "a sentence without the answer matches the question better"
             )
-        return RagVerdict(True, matched, f"the answer is in the best-matching sentence ({best_with:.0%})")
+        return RagVerdict(
+            True, matched, f"the answer is in the best-matching sentence ({best_with:.0%})"
+        )
 
 
 def ask_model(model: Any, prompt: str) -> str:
@@ -213,7 +217,9 @@ class LLMJudge:
         """Whether the model calls ``prediction`` correct."""
         reply = ask_model(
             self.model,
-            self.prompt.format(question=question, reference=" / ".join(answers), prediction=prediction),
+            self.prompt.format(
+                question=question, reference=" / ".join(answers), prediction=prediction
+            ),
         )
         verdict = _VERDICT_RE.search(reply)
         return verdict is not None and verdict.group(1).lower() == "correct"

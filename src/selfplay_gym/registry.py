@@ -224,7 +224,9 @@ def make_single_agent(
         return given if isinstance(given, League) else resolve_opponent(env_id, given)
 
     env = make(env_id, **kwargs)
-    seats = learner_seats(env.possible_agents, env.possible_agents[0] if learner is None else learner)
+    seats = learner_seats(
+        env.possible_agents, env.possible_agents[0] if learner is None else learner
+    )
     # With several learner seats, each seat is an opponent's in the episodes the learner is not in it.
     others = [a for a in env.possible_agents if len(seats) > 1 or a != seats[0]]
     if isinstance(opponent, Mapping):

@@ -17,17 +17,32 @@ from selfplay_gym.envs.search.protocol import exact_match, normalize_answer, par
 from selfplay_gym.envs.search.readers import EvidenceReader, LLMJudge, LLMReader
 
 WORLD = [
-    ("Talmeria", "Talmeria is a kingdom on the western sea. Its capital is Orvane, a port on the "
-     "Sorrel estuary. The kingdom was united by Queen Ysolde Marrowin in 1204."),
-    ("Orvane", "Orvane is the capital of Talmeria. The city is famous for the Lantern Fair held "
-     "every spring. The poet Ilvana Drest was born in Orvane."),
-    ("Ilvana Drest", "Ilvana Drest was a poet born in Orvane in 1311. She wrote The Salt Hymns. "
-     "Drest later taught at the Colder Academy."),
-    ("Sorrel", "The Sorrel is a river that rises in the Vashti Hills and flows into the western "
-     "sea at Orvane."),
+    (
+        "Talmeria",
+        "Talmeria is a kingdom on the western sea. Its capital is Orvane, a port on the "
+        "Sorrel estuary. The kingdom was united by Queen Ysolde Marrowin in 1204.",
+    ),
+    (
+        "Orvane",
+        "Orvane is the capital of Talmeria. The city is famous for the Lantern Fair held "
+        "every spring. The poet Ilvana Drest was born in Orvane.",
+    ),
+    (
+        "Ilvana Drest",
+        "Ilvana Drest was a poet born in Orvane in 1311. She wrote The Salt Hymns. "
+        "Drest later taught at the Colder Academy.",
+    ),
+    (
+        "Sorrel",
+        "The Sorrel is a river that rises in the Vashti Hills and flows into the western "
+        "sea at Orvane.",
+    ),
     ("Vashti Hills", "The Vashti Hills are a range of low hills in eastern Talmeria."),
-    ("Colder Academy", "The Colder Academy is a school of letters founded by Ysolde Marrowin in "
-     "1219. Ilvana Drest taught there."),
+    (
+        "Colder Academy",
+        "The Colder Academy is a school of letters founded by Ysolde Marrowin in "
+        "1219. Ilvana Drest taught there.",
+    ),
 ]
 CORPUS = Corpus.from_passages("toy", [Passage(f"t{i}", t, x) for i, (t, x) in enumerate(WORLD)])
 GOOD_QUESTION = (
@@ -140,8 +155,12 @@ def test_squad_normalization():
 @pytest.mark.parametrize(
     ("rule", "s", "expected"),
     [
-        ("1-acc", 0.0, 1.0), ("1-acc", 0.4, 0.6), ("1-acc", 1.0, 0.0),
-        ("intermediate", 0.0, 0.0), ("intermediate", 0.2, 0.64), ("intermediate", 0.5, 1.0),
+        ("1-acc", 0.0, 1.0),
+        ("1-acc", 0.4, 0.6),
+        ("1-acc", 1.0, 0.0),
+        ("intermediate", 0.0, 0.0),
+        ("intermediate", 0.2, 0.64),
+        ("intermediate", 0.5, 1.0),
         ("intermediate", 1.0, 0.0),
     ],
 )
@@ -161,8 +180,12 @@ def test_a_valid_question_reaches_the_solvers_and_each_rule_is_reported():
     )
     info = infos["proposer_0"]
     assert info["validity"] == {
-        "has_question": True, "length": True, "answer_not_in_question": True,
-        "has_information": True, "enough_searches": True, "no_repeated_search": True,
+        "has_question": True,
+        "length": True,
+        "answer_not_in_question": True,
+        "has_information": True,
+        "enough_searches": True,
+        "no_repeated_search": True,
         "rag_check": True,
     }
     assert info["question_valid"] and info["rag"]["valid"]
@@ -175,18 +198,42 @@ def test_a_valid_question_reaches_the_solvers_and_each_rule_is_reported():
 @pytest.mark.parametrize(
     ("replies", "failed"),
     [
-        (["<search> Orvane </search>", "<search> Drest </search>", "<question> Who? </question>"],
-         "length"),
-        (["<search> Orvane </search>", "<search> Drest </search>",
-          "<question> Which city of Talmeria, ORVANE or another, was the birthplace of the poet Ilvana Drest? </question>"],
-         "answer_not_in_question"),
-        (["<search> Orvane </search>", f"<question> {GOOD_QUESTION} </question>"],
-         "enough_searches"),
-        (["<search> Orvane </search>", "<search>orvane</search>", f"<question> {GOOD_QUESTION} </question>"],
-         "no_repeated_search"),
-        (["<search> Orvane </search>", "<search> Drest </search>",
-          '<question> Which name fills the blank: "The ___ sailed past Qerrith with violet salt in 1402."? </question>'],
-         "rag_check"),
+        (
+            [
+                "<search> Orvane </search>",
+                "<search> Drest </search>",
+                "<question> Who? </question>",
+            ],
+            "length",
+        ),
+        (
+            [
+                "<search> Orvane </search>",
+                "<search> Drest </search>",
+                "<question> Which city of Talmeria, ORVANE or another, was the birthplace of the poet Ilvana Drest? </question>",
+            ],
+            "answer_not_in_question",
+        ),
+        (
+            ["<search> Orvane </search>", f"<question> {GOOD_QUESTION} </question>"],
+            "enough_searches",
+        ),
+        (
+            [
+                "<search> Orvane </search>",
+                "<search>orvane</search>",
+                f"<question> {GOOD_QUESTION} </question>",
+            ],
+            "no_repeated_search",
+        ),
+        (
+            [
+                "<search> Orvane </search>",
+                "<search> Drest </search>",
+                '<question> Which name fills the blank: "The ___ sailed past Qerrith with violet salt in 1402."? </question>',
+            ],
+            "rag_check",
+        ),
     ],
 )
 def test_each_rule_can_make_a_question_invalid(replies, failed):
@@ -208,15 +255,23 @@ def test_no_information_makes_the_question_invalid():
             return [[] for _ in queries]
 
     env = make(backend=Empty(), reader=None)
-    info = propose(env, "<search> a </search>", "<search> b </search>",
-                   f"<question> {GOOD_QUESTION} </question>", answer="Orvane")["proposer_0"]
+    info = propose(
+        env,
+        "<search> a </search>",
+        "<search> b </search>",
+        f"<question> {GOOD_QUESTION} </question>",
+        answer="Orvane",
+    )["proposer_0"]
     assert info["validity"]["has_information"] is False
     assert "No documents matched" in env.observe("proposer_0")
 
 
 def test_the_answer_in_a_query_is_checked_only_when_asked():
-    replies = ["<search> Orvane </search>", "<search> Drest </search>",
-               f"<question> {GOOD_QUESTION} </question>"]
+    replies = [
+        "<search> Orvane </search>",
+        "<search> Drest </search>",
+        f"<question> {GOOD_QUESTION} </question>",
+    ]
     assert propose(make(), *replies, answer="Orvane")["proposer_0"]["question_valid"]
     info = propose(make(check_answer_in_queries=True), *replies, answer="Orvane")["proposer_0"]
     assert info["validity"]["answer_not_in_queries"] is False and not info["question_valid"]
@@ -234,8 +289,13 @@ def test_a_reader_that_raises_fails_closed():
         raise TimeoutError("judge endpoint timed out")
 
     env = make(reader=reader)
-    info = propose(env, "<search> Orvane </search>", "<search> Drest </search>",
-                   f"<question> {GOOD_QUESTION} </question>", answer="Orvane")["proposer_0"]
+    info = propose(
+        env,
+        "<search> Orvane </search>",
+        "<search> Drest </search>",
+        f"<question> {GOOD_QUESTION} </question>",
+        answer="Orvane",
+    )["proposer_0"]
     assert info["validity"]["rag_check"] is False
     assert info["rag"]["reason"].startswith("reader error: TimeoutError")
 
@@ -248,8 +308,13 @@ def test_the_rag_check_sees_the_evidence_mixed_with_distractors():
         return True
 
     env = make(reader=reader, distractors=3)
-    propose(env, "<search> Orvane </search>", "<search> Drest </search>",
-            f"<question> {GOOD_QUESTION} </question>", answer="Orvane")
+    propose(
+        env,
+        "<search> Orvane </search>",
+        "<search> Drest </search>",
+        f"<question> {GOOD_QUESTION} </question>",
+        answer="Orvane",
+    )
     assert len(seen["materials"]) == 2 + 3  # two searches' results, three distractor blocks
     assert sum("Doc 1 (Title: Orvane)" in m for m in seen["materials"]) >= 1
 
@@ -277,33 +342,49 @@ def test_llm_reader_and_judge_read_model_replies():
 # ---- solvers -----------------------------------------------------------------------------------
 def valid_question_env(**kwargs):
     env = make(**kwargs)
-    propose(env, "<search> Orvane </search>", "<search> Drest </search>",
-            f"<question> {GOOD_QUESTION} </question>", answer="Orvane")
+    propose(
+        env,
+        "<search> Orvane </search>",
+        "<search> Drest </search>",
+        f"<question> {GOOD_QUESTION} </question>",
+        answer="Orvane",
+    )
     assert env.phase == "solve"
     return env
 
 
 def test_solver_rewards_and_the_proposer_gets_one_minus_the_success_rate():
     env = valid_question_env()
-    rewards = solve(env, {
-        "solver_0": ["<search> Ilvana Drest born </search>", "<answer> orvane </answer>"],
-        "solver_1": ["<answer> Vell </answer>"],
-        "solver_2": ["<answer>The Orvane!</answer>"],
-    })
+    rewards = solve(
+        env,
+        {
+            "solver_0": ["<search> Ilvana Drest born </search>", "<answer> orvane </answer>"],
+            "solver_1": ["<answer> Vell </answer>"],
+            "solver_2": ["<answer>The Orvane!</answer>"],
+        },
+    )
     assert rewards["solver_0"] == 1.0 and rewards["solver_1"] == 0.0 and rewards["solver_2"] == 1.0
     assert rewards["proposer_0"] == pytest.approx(1 - 2 / 3)
 
 
 def test_intermediate_difficulty_reward():
     env = valid_question_env(proposer_reward="intermediate", num_solvers=5)
-    rewards = solve(env, {"solver_0": ["<answer>Orvane</answer>"], "solver_3": ["<answer>Orvane</answer>"]})
+    rewards = solve(
+        env, {"solver_0": ["<answer>Orvane</answer>"], "solver_3": ["<answer>Orvane</answer>"]}
+    )
     assert rewards["proposer_0"] == pytest.approx(4 * 0.4 * 0.6)
 
 
 def test_answer_tag_spam_reduces_a_right_answer_to_a_quarter():
     env = valid_question_env(num_solvers=2)
     spam = "<think>" + "</answer> <answer>" * 6 + "</think><search> Orvane </search>"
-    solve(env, {"solver_0": [spam, "<answer> Orvane </answer>"], "solver_1": [spam, "<answer> Vell </answer>"]})
+    solve(
+        env,
+        {
+            "solver_0": [spam, "<answer> Orvane </answer>"],
+            "solver_1": [spam, "<answer> Vell </answer>"],
+        },
+    )
     assert env.infos == {}  # everyone has finished
     # Replay to read the components at the answering step.
     env = valid_question_env(num_solvers=2)
@@ -359,8 +440,12 @@ def test_invalid_turns_get_feedback_and_use_up_a_turn():
 def test_the_search_budget_and_the_query_cap():
     backend = WordOverlap()
     env = make(backend=backend, max_searches=1, max_query_chars=50)
-    propose(env, "<search> " + "Orvane " * 1000 + "</search>", "<search> Drest </search>",
-            answer="Talmeria")
+    propose(
+        env,
+        "<search> " + "Orvane " * 1000 + "</search>",
+        "<search> Drest </search>",
+        answer="Talmeria",
+    )
     info = env.infos["proposer_0"]
     assert len(info["searches"][0]) == 50 and backend.calls == 1
     assert info["invalid_action"] and "budget" in info["parse"]["error"]
@@ -388,7 +473,9 @@ def test_a_dead_search_server_url_is_recorded():
 
 def test_empty_corpus_and_empty_question_set_are_clear_errors():
     with pytest.raises(ValueError, match="empty"):
-        SearchSelfPlayEnv(corpus=Corpus.from_passages("none", []), backend=WordOverlap()).reset(seed=0)
+        SearchSelfPlayEnv(corpus=Corpus.from_passages("none", []), backend=WordOverlap()).reset(
+            seed=0
+        )
     with pytest.raises(ValueError, match="empty"):
         SearchSelfPlayEnv(questions=[], backend=WordOverlap()).reset(seed=0)
     with pytest.raises(ValueError, match="answers"):
@@ -396,8 +483,14 @@ def test_empty_corpus_and_empty_question_set_are_clear_errors():
 
 
 def test_bad_configuration_is_refused():
-    for kwargs in ({"num_solvers": 0}, {"search_range": (3, 2)}, {"proposer_reward": "2-acc"},
-                   {"reader": "oracle"}, {"doc_format": "html"}, {"prompts": {"judge": "x"}}):
+    for kwargs in (
+        {"num_solvers": 0},
+        {"search_range": (3, 2)},
+        {"proposer_reward": "2-acc"},
+        {"reader": "oracle"},
+        {"doc_format": "html"},
+        {"prompts": {"judge": "x"}},
+    ):
         with pytest.raises(ValueError):
             SearchSelfPlayEnv(**kwargs)
 
@@ -496,6 +589,8 @@ def test_solver_view_is_search_r1s_task(tmp_path, monkeypatch):
     gold = env.unwrapped.aec_env.unwrapped._target[0]
     obs, reward, term, trunc, info = env.step(f"<answer> {gold} </answer>")
     assert (reward, term) == (1.0, True) and info["gold_answers"][0] == gold
-    env.reset(seed=1, options={"question": "What is the capital of Talmeria?", "answers": ["Orvane"]})
+    env.reset(
+        seed=1, options={"question": "What is the capital of Talmeria?", "answers": ["Orvane"]}
+    )
     _, reward, term, _, _ = env.step("<answer> Vell </answer>")
     assert (reward, term) == (0.0, True)
