@@ -27,13 +27,19 @@ venv: $(STAMP)  ## Create .venv and install the package with its test dependenci
 
 TINY   := $(VENV)/tiny-gpt2
 
+# WordNet 3.0 from Debian: a 118k-passage corpus of the search family (loader tests, benchmark).
+# Optional: without root or apt the WordNet tests skip and the benchmark uses what it finds.
+WORDNET := /usr/share/wordnet/data.noun
+$(WORDNET):
+	-@(apt-get install -y -qq wordnet-base >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base >/dev/null 2>&1)) || echo "wordnet-base not installed (no apt or no root): WordNet corpus tests will skip"
+
 demo: $(STAMP)  ## Main job: the tiny local LM learns TicTacToe by self-play (SB3 PPO), tables before/after, curve PNG
 	$(PY) -m selfplay_gym list
 	$(PY) -c "from selfplay_gym.llm.tiny import build_tiny_model; build_tiny_model('$(TINY)')"
 	$(PY) -m selfplay_gym.baselines.sb3_lm --model $(TINY) --out runs/demo
 	@echo "learning curve: runs/demo/curve.png; summary: runs/demo/summary.json; trained model: hf:runs/demo/model"
 
-test: $(STAMP)  ## Run the whole test suite
+test: $(STAMP) $(WORDNET)  ## Run the whole test suite
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 lint: $(STAMP)  ## ruff lint
@@ -42,11 +48,12 @@ lint: $(STAMP)  ## ruff lint
 format: $(STAMP)  ## ruff format
 	$(VENV)/bin/ruff format src envs wrappers baselines tests benchmarks docs
 
-bench: $(STAMP)  ## Speed against TextArena and PettingZoo (wall clock, instructions), then batched LM rollouts
+bench: $(STAMP) $(WORDNET)  ## Speed against TextArena and PettingZoo (wall clock, instructions), batched LM rollouts, search backends
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/text_games.py
 	command -v valgrind >/dev/null && $(PY) benchmarks/instructions.py || echo "valgrind not found: instruction counts skipped"
 	$(PY) benchmarks/rollout.py
+	$(PY) benchmarks/search.py
 
 docs: $(STAMP)  ## Regenerate the env pages in docs/envs from the env docstrings
 	$(PY) docs/gen_env_pages.py

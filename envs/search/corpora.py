@@ -30,7 +30,7 @@ from typing import Any
 
 from .base import Corpus, Passage
 
-__all__ = ["CORPORA", "load_corpus", "load_questions"]
+__all__ = ["CORPORA", "load_corpus", "load_questions", "load_answers"]
 
 CORPORA: dict[str, str] = {
     "fixture": "Fictional mini-world shipped with the package (306 passages, 264 questions).",
@@ -120,6 +120,36 @@ def load_questions(name_or_path: str = "fixture") -> list[dict[str, Any]]:
                 f"got {answers!r}"
             )
         out.append({**row, "answers": list(answers)})
+    return out
+
+
+def load_answers(path: str | Path) -> list[str]:
+    """The proposer's target answers from a file (e.g. SSP's answer list).
+
+    A ``.jsonl`` file holds one JSON value per line: a string, or an object with ``answer`` (a
+    string) or ``answers`` (a list, its first element is the target); any other file holds one
+    answer per line. Blank lines are skipped.
+
+    Raises:
+        ValueError: A row has no usable answer, or the file has none at all.
+    """
+    path = Path(path)
+    lines = _read_lines(path)
+    out: list[str] = []
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        for lineno, row in _json_rows(lines, str(path)):
+            value = row
+            if isinstance(row, dict):
+                value = row.get("answer", row.get("answers"))
+                if isinstance(value, list):
+                    value = value[0] if value else None
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{path} line {lineno}: expected an answer string, got {row!r}")
+            out.append(value.strip())
+    else:
+        out = [line.strip() for line in lines if line.strip()]
+    if not out:
+        raise ValueError(f"{path}: no answers")
     return out
 
 

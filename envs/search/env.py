@@ -201,7 +201,8 @@ class SearchSelfPlayEnv(AECEnv):
     * ``num_solvers`` (5), ``topk`` (3), ``max_turns`` per agent (10), ``max_searches`` per agent
       (``None``: as many as turns), ``search_range`` (``(2, 4)``).
     * ``questions`` -- a question set for solver-only play (see Description).
-    * ``answers`` -- the proposer's candidate answers (default: the corpus's).
+    * ``answers`` -- the proposer's candidate answers, a list or a file (one per line, or JSONL
+      with ``answer``/``answers``); default: the corpus's.
     * ``reader`` -- ``"evidence"`` (the rule reader), ``None`` (no RAG check), or a reader such
       as :class:`~selfplay_gym.envs.search.readers.LLMReader`; ``distractors`` (4).
     * ``judge`` -- ``judge(question, answers, prediction) -> bool`` for answers that are not an
@@ -239,7 +240,7 @@ class SearchSelfPlayEnv(AECEnv):
         backend: str | SearchBackend = "tantivy",
         num_solvers: int = 5,
         questions: str | Sequence[Mapping[str, Any]] | None = None,
-        answers: Sequence[str] | None = None,
+        answers: Sequence[str] | str | None = None,
         search_range: tuple[int, int] = (2, 4),
         max_turns: int = 10,
         max_searches: int | None = None,
@@ -364,6 +365,10 @@ class SearchSelfPlayEnv(AECEnv):
         self.max_action_chars = max_action_chars
         self.max_echo_chars = max_echo_chars
         self.max_observation_chars = max_observation_chars
+        if isinstance(answers, str):
+            from selfplay_gym.envs.search.corpora import load_answers
+
+            answers = load_answers(answers)
         self._answers_given = tuple(answers) if answers is not None else None
         if self._answers_given is not None and not all(
             isinstance(a, str) and a.strip() for a in self._answers_given

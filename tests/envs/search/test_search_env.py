@@ -594,3 +594,18 @@ def test_solver_view_is_search_r1s_task(tmp_path, monkeypatch):
     )
     _, reward, term, _, _ = env.step("<answer> Vell </answer>")
     assert (reward, term) == (0.0, True)
+
+
+def test_answers_from_a_file(tmp_path):
+    listed = tmp_path / "answers.jsonl"
+    listed.write_text('{"answers": ["Orvane", "Orvane City"]}\n"Talmeria"\n')
+    env = make(answers=str(listed))
+    drawn = set()
+    for seed in range(20):
+        env.reset(seed=seed)
+        drawn.add(env.infos["proposer_0"]["target_answer"])
+    assert drawn == {"Orvane", "Talmeria"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"answer": 3}\n')
+    with pytest.raises(ValueError, match="line 1"):
+        make(answers=str(bad))
