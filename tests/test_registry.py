@@ -100,6 +100,13 @@ def test_numeric_keyword_gives_the_numeric_view():
     assert env.action_space == gymnasium.spaces.Discrete(9)
 
 
+def test_spec_says_which_ids_have_a_numeric_view():
+    assert selfplay_gym.spec("selfplay/KuhnPoker-v0").numeric
+    assert not selfplay_gym.spec("selfplay/SearchQA-v0").numeric
+    with pytest.raises(TypeError, match="no finite move set"):
+        gymnasium.make("selfplay/SearchQA-v0", numeric=True)
+
+
 def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 

@@ -72,6 +72,15 @@ class SelfPlaySpec:
         """The id without namespace and version, e.g. ``TicTacToe``."""
         return _ID_RE.match(self.id).group(1)  # type: ignore[union-attr]
 
+    @property
+    def numeric(self) -> bool:
+        """Whether ``numeric=True`` works: the env has a finite move set and a state tensor.
+
+        False for free-text envs (search, pipelines), whose moves are arbitrary strings.
+        """
+        game = load_entry_point(self.entry_point)
+        return bool(getattr(game, "move_names", None)) and bool(getattr(game, "state_size", 0))
+
     def make(self, **kwargs: Any) -> Any:
         """Construct the multi-agent env with this id's defaults overridden by ``kwargs``."""
         return load_entry_point(self.entry_point)(**{**self.kwargs, **kwargs})
