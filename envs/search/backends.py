@@ -966,6 +966,9 @@ class SearchR1HttpBackend(SearchBackend):
         self.max_batch = int(max_batch)
         self._loopback = (parts.hostname or "") in _LOOPBACK
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_opener"}
+
     def _post(self, body: bytes) -> bytes:
         request = urllib.request.Request(
             self.url,
@@ -973,11 +976,13 @@ class SearchR1HttpBackend(SearchBackend):
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             method="POST",
         )
-        opener = (
-            urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            if self._loopback
-            else urllib.request.build_opener()
-        )
+        opener = self.__dict__.get("_opener")
+        if opener is None:  # built once (about a millisecond each); rebuilt after unpickling
+            opener = self.__dict__["_opener"] = (
+                urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                if self._loopback
+                else urllib.request.build_opener()
+            )
         try:
             with opener.open(request, timeout=self.timeout) as response:
                 return response.read()

@@ -188,7 +188,7 @@ class SearchSelfPlayEnv(AECEnv):
     Beside the common keys: ``searches`` (this agent's queries), ``search_error`` (why the last
     search failed, else ``None``), ``target_answer`` and ``required_searches`` (proposer),
     ``question`` (everyone once asked), ``validity`` (each rule: ``True``/``False``, ``None``
-    if not run), ``rag`` (the reader's verdict), ``question_valid``, and at the end
+    if not run), ``rag`` (the reader's verdict; solvers see it only at the end), ``question_valid``, and at the end
     ``prediction``/``correct`` (solvers), ``solver_correct``/``success_rate`` (proposer) and
     ``gold_answers`` (everyone), ``retrieval`` (backend, corpus, top-k).
 
@@ -592,7 +592,8 @@ class SearchSelfPlayEnv(AECEnv):
         if not isinstance(action, str):
             self._invalid(agent, seat, f"expected a str action, got {type(action).__name__}", "")
             return
-        text = action[-self.max_action_chars :]
+        # The first complete tag is the move, so the head of an over-long action is what counts.
+        text = action[: self.max_action_chars]
         if seat.role == "solver":
             seat.answer_tags += count_answer_tags(text)
         parsed = parse_turn(text, allowed)
@@ -692,7 +693,8 @@ class SearchSelfPlayEnv(AECEnv):
             "answer_not_in_question": not any(a.lower() in lowered for a in answers),
             "has_information": bool(seat.materials),
             "enough_searches": len(queries) >= self.min_searches,
-            "no_repeated_search": len({q.strip().lower() for q in queries}) == len(queries),
+            "no_repeated_search": len({" ".join(q.lower().split()) for q in queries})
+            == len(queries),
         }
         if self.check_answer_in_queries:
             validity["answer_not_in_queries"] = not any(
@@ -740,7 +742,7 @@ class SearchSelfPlayEnv(AECEnv):
         if not self.distractors or corpus is None or len(corpus) == 0:
             return []
         rng = self.np_random
-        seen = {h.doc_id for h in self._seats["proposer_0"].last_hits}
+        seen = {h.doc_id for hits in self._seats["proposer_0"].hit_log for h in hits}
         out = []
         for _ in range(self.distractors):
             picks = rng.choice(len(corpus), size=min(self.topk, len(corpus)), replace=False)
@@ -894,7 +896,10 @@ class SearchSelfPlayEnv(AECEnv):
             info["question"] = self._question
         if self._validity:
             info["validity"] = dict(self._validity)
-            info["rag"] = dict(self._rag) if self._rag else None
+            # The reader's verdict quotes the evidence (and the answer): the proposer sees it at
+            # once, solvers only when the episode is over.
+            if role == "proposer" or self.phase == "done":
+                info["rag"] = dict(self._rag) if self._rag else None
             info["question_valid"] = self.phase == "solve" or (
                 self.phase == "done" and "invalid_reason" not in self._seats["proposer_0"].extra
             )
@@ -909,6 +914,8 @@ class SearchSelfPlayEnv(AECEnv):
 
     def agent_view(self, agent: str) -> dict[str, Any]:
         """What ``agent`` knows, structured, for scripted players (never another agent's secrets)."""
+        if not self._seats:
+            raise RuntimeError("call reset() before agent_view()")
         seat = self._seats.get(agent)
         view: dict[str, Any] = {
             "role": agent.rpartition("_")[0],

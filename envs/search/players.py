@@ -154,6 +154,8 @@ class ScriptedSearchPlayer(Bot):
     # ---- solver ------------------------------------------------------------------------------
     def _solve(self, view: dict[str, Any]) -> str:
         question: str = view.get("question") or ""
+        if not question.strip():
+            raise RuntimeError("a solver was asked to act before the question was posed")
         queries: list[str] = view["queries"]
         hits: list[Hit] = view["hits"]
         last_turn = view["turn"] + 1 >= view["max_turns"]

@@ -77,12 +77,16 @@ def parse_turn(text: str, allowed: Sequence[str]) -> TurnParse:
     # Each tag's first closing, then the nearest opening before it: two linear scans per tag
     # (a regular expression would rescan the rest of the text from every unclosed opening).
     first: tuple[int, str, int] | None = None
+    # A closing tag with no opening before it (stray text) is skipped.
     for tag in ("search", "question", "answer"):
-        close = text.find(f"</{tag}>")
+        earliest = text.find(f"<{tag}>")
+        if earliest < 0:
+            continue
+        close = text.find(f"</{tag}>", earliest)
         if close < 0:
             continue
-        opening = text.rfind(f"<{tag}>", 0, close)
-        if opening >= 0 and (first is None or close < first[0]):
+        opening = text.rfind(f"<{tag}>", earliest, close)
+        if first is None or close < first[0]:
             first = (close, tag, opening + len(tag) + 2)
     if first is None:
         return TurnParse(False, error=f"no {_names(allowed)} found")

@@ -70,14 +70,36 @@ def _contains(haystack_normalized: str, needle: str) -> bool:
     return bool(n) and f" {n} " in f" {haystack_normalized} "
 
 
+_DOC_HEADER_RE = re.compile(r"Doc\s*\d+\s*\(Title:\s*([^\n]*?)\)[ \t]*\n?")
+
+
+def _documents(material: str) -> list[tuple[str, str]]:
+    """The ``(title, text)`` documents of an ``<information>`` block (one untitled if no headers)."""
+    heads = list(_DOC_HEADER_RE.finditer(material))
+    if not heads:
+        return [("", material)]
+    ends = [h.start() for h in heads[1:]] + [len(material)]
+    return [(h.group(1), material[h.end() : end]) for h, end in zip(heads, ends, strict=True)]
+
+
+def _sentences(text: str, keep: Sequence[str]) -> list[str]:
+    """``text`` split into sentences, never inside one of the phrases ``keep`` ("St. Ives")."""
+    guarded = [k for k in keep if _SENTENCE_RE.search(k)]
+    for k in guarded:  # the breaks inside a kept phrase become marks the splitter cannot cut
+        text = text.replace(k, _SENTENCE_RE.sub(lambda m: "\x00" * len(m.group(0)), k))
+    parts = _SENTENCE_RE.split(text)
+    return [p.replace("\x00", " ") for p in parts] if guarded else parts
+
+
 class EvidenceReader:
     """The rule reader: the answer must sit in the sentence that best matches the question.
 
-    Every material is split into sentences; each sentence is scored by the share of the
-    question's content words it contains (the answer's own words excluded). The question is
-    valid when the best score reaches ``min_overlap`` and every best-scoring sentence contains
-    one of the answers (so a distractor that fits the question as well as the evidence, with
-    another answer, makes the question ambiguous and invalid).
+    Every material is split into documents (``Doc i (Title: ...)`` headers) and sentences; each
+    sentence is read under its document's title and scored by the share of the question's
+    content words it and the title contain (the answer's own words excluded). A sentence holds
+    the answer when it or its title does. The question is valid when the best sentence holding
+    the answer reaches ``min_overlap`` and every sentence without the answer scores lower (a tie
+    is ambiguous: a distractor, or another fact, fits the question as well).
 
     Args:
         min_overlap: Share of the question's content words the best sentence must contain.
@@ -104,16 +126,23 @@ class EvidenceReader:
             )
         best_with, best_without, matched = 0.0, 0.0, None
         for material in materials:
-            for sentence in _SENTENCE_RE.split(material):
-                words = _content_words(sentence)
-                if not words:
-                    continue
-                score = len(wanted & words) / len(wanted)
-                if any(_contains(normalize_answer(sentence), a) for a in answers):
-                    if score > best_with:
-                        best_with, matched = score, sentence
-                else:
-                    best_without = max(best_without, score)
+            for title, body in _documents(material):
+                title_words = _content_words(title)
+                title_has_answer = any(_contains(normalize_answer(title), a) for a in answers)
+                for sentence in _sentences(body, answers):
+                    words = _content_words(sentence)
+                    if not words:
+                        continue
+                    # A sentence is read in its document: "It was first described in 1462."
+                    # under the title "Keitosh Heron" is about the Keitosh Heron.
+                    score = len(wanted & (words | title_words)) / len(wanted)
+                    if title_has_answer or any(
+                        _contains(normalize_answer(sentence), a) for a in answers
+                    ):
+                        if score > best_with:
+                            best_with, matched = score, sentence
+                    else:
+                        best_without = max(best_without, score)
         if best_with < self.min_overlap:
             return RagVerdict(
                 False,
@@ -121,9 +150,11 @@ class EvidenceReader:
                 f"no sentence with the answer covers {self.min_overlap:.0%} of the question "
                 f"(best {best_with:.0%})",
             )
-        if best_without > best_with:
+        if best_without >= best_with:
             return RagVerdict(
-                False, matched, "a sentence without the answer matches the question better"
+                False,
+                matched,
+                "a sentence without the answer matches the question as well (ambiguous)",
             )
         return RagVerdict(
             True, matched, f"the answer is in the best-matching sentence ({best_with:.0%})"
@@ -159,7 +190,8 @@ class LLMReader:
         judge: Called when the reader's answer is not an exact match:
             ``judge(question, answers, prediction) -> bool`` (e.g. :class:`LLMJudge`).
         prompt: The reader prompt, with ``{materials}`` and ``{question}`` fields.
-        max_chars: Cap on the materials' text in the prompt.
+        max_chars: Cap on the materials' text in the prompt, shared evenly by the materials (so
+            a long distractor cannot push the evidence out).
     """
 
     def __init__(
@@ -179,7 +211,8 @@ class LLMReader:
         self, question: str, answers: Sequence[str], materials: Sequence[str]
     ) -> RagVerdict:
         """Ask the model; valid iff its answer matches (or the judge accepts it)."""
-        text = "\n\n".join(materials)[: self.max_chars]
+        share = self.max_chars // max(1, len(materials))
+        text = "\n\n".join(m[:share] for m in materials)
         reply = ask_model(self.model, self.prompt.format(materials=text, question=question))
         marks = list(_ANSWER_RE.finditer(reply))
         if not marks:
@@ -200,13 +233,14 @@ JUDGE_PROMPT = (
 )
 
 
-_VERDICT_RE = re.compile(r"\b(correct|incorrect|wrong)\b", re.IGNORECASE)
+_VERDICT_RE = re.compile(r"\b(not\s+correct|incorrect|correct|wrong)\b", re.IGNORECASE)
 
 
 class LLMJudge:
     """A judge that asks a model whether a prediction matches the reference (``Correct``/``Wrong``).
 
-    A reply with neither word counts as wrong.
+    The last verdict word of the reply counts ("Correct or Wrong? Wrong." is wrong); "not
+    correct" and "incorrect" are wrong, and a reply with no verdict word counts as wrong.
     """
 
     def __init__(self, model: Any, prompt: str = JUDGE_PROMPT):
@@ -221,5 +255,5 @@ class LLMJudge:
                 question=question, reference=" / ".join(answers), prediction=prediction
             ),
         )
-        verdict = _VERDICT_RE.search(reply)
-        return verdict is not None and verdict.group(1).lower() == "correct"
+        verdicts = _VERDICT_RE.findall(reply)
+        return bool(verdicts) and verdicts[-1].lower() == "correct"

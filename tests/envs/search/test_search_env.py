@@ -120,6 +120,19 @@ def test_the_first_complete_tag_is_used_and_later_tags_are_counted():
     assert (p.tag, p.content) == ("answer", "late")
 
 
+def test_a_stray_closing_tag_does_not_hide_a_later_complete_tag():
+    p = parse_turn("I will not </search> yet. <search> Orvane port </search>", ("search", "answer"))
+    assert (p.ok, p.tag, p.content) == (True, "search", "Orvane port")
+
+
+def test_an_early_tag_followed_by_a_flood_of_text_is_still_read():
+    env = make(max_action_chars=100)
+    env.reset(seed=0, options={"answer": "Orvane", "searches": 2})
+    env.step("<search> Orvane </search>" + "x" * 10_000)
+    info = env.infos["proposer_0"]
+    assert not info["invalid_action"] and info["searches"] == ["Orvane"]
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
@@ -193,6 +206,8 @@ def test_a_valid_question_reaches_the_solvers_and_each_rule_is_reported():
     solver_prompt = env.observe("solver_0")
     assert solver_prompt.endswith(f"Question: {GOOD_QUESTION}")
     assert "gold_answers" not in env.infos["solver_0"]
+    # The reader's verdict quotes the evidence: solvers see it only when the episode is over.
+    assert "rag" not in env.infos["solver_0"] and "predicted" in info["rag"]
 
 
 @pytest.mark.parametrize(
@@ -222,6 +237,14 @@ def test_a_valid_question_reaches_the_solvers_and_each_rule_is_reported():
             [
                 "<search> Orvane </search>",
                 "<search>orvane</search>",
+                f"<question> {GOOD_QUESTION} </question>",
+            ],
+            "no_repeated_search",
+        ),
+        (
+            [
+                "<search> Ilvana Drest </search>",
+                "<search>ilvana \n  drest</search>",
                 f"<question> {GOOD_QUESTION} </question>",
             ],
             "no_repeated_search",
@@ -319,6 +342,27 @@ def test_the_rag_check_sees_the_evidence_mixed_with_distractors():
     assert sum("Doc 1 (Title: Orvane)" in m for m in seen["materials"]) >= 1
 
 
+def test_distractors_avoid_every_document_the_proposer_retrieved():
+    seen = {}
+
+    def reader(question, answers, materials):
+        seen["materials"] = list(materials)
+        return True
+
+    env = make(reader=reader, distractors=1, topk=2)
+    propose(
+        env,
+        "<search> Orvane </search>",
+        "<search> Ilvana Drest </search>",
+        f"<question> {GOOD_QUESTION} </question>",
+        answer="Orvane",
+    )
+    retrieved = {h.title for hits in env._seats["proposer_0"].hit_log for h in hits}
+    searched = env._seats["proposer_0"].materials  # the order is shuffled: find the distractor
+    (distractor,) = [m for m in seen["materials"] if m not in searched]
+    assert not any(f"(Title: {t})" in distractor for t in retrieved)
+
+
 def test_evidence_reader_rejects_a_question_a_distractor_answers_better():
     reader = EvidenceReader()
     evidence = "Doc 1 (Title: Orvane)\nThe poet Ilvana Drest was born in Orvane."
@@ -326,6 +370,56 @@ def test_evidence_reader_rejects_a_question_a_distractor_answers_better():
     q = "Which city was the poet Ilvana Drest born in, where she wrote hymns in spring?"
     assert not reader(q, ["Orvane"], [evidence, rival]).valid
     assert reader("Which city was the poet Ilvana Drest born in?", ["Orvane"], [evidence]).valid
+
+
+def test_evidence_reader_calls_an_equally_good_rival_sentence_ambiguous():
+    reader = EvidenceReader()
+    q = 'Which name fills the blank in this statement: "Drybeen Cupylley invented the ___."?'
+    evidence = "Doc 1 (Title: Drybeen Cupylley)\nDrybeen Cupylley invented the Susathar Astrolabe."
+    rival = "Doc 1 (Title: Drenix Lamp)\nDrybeen Cupylley invented the Drenix Lamp in 1419."
+    assert reader(q, ["Susathar Astrolabe"], [evidence]).valid
+    verdict = reader(q, ["Susathar Astrolabe"], [evidence, rival])
+    assert not verdict.valid and "ambiguous" in verdict.reason
+
+
+def test_evidence_reader_reads_a_sentence_under_its_title():
+    reader = EvidenceReader()
+    q = "Which heron did the naturalist Rilamys Klandek first describe in 1462?"
+    evidence = "Doc 1 (Title: Keitosh Heron)\nIt was first described by Rilamys Klandek in 1462."
+    assert reader(q, ["Keitosh Heron"], [evidence]).valid
+    untitled = "It was first described by Rilamys Klandek in 1462."
+    assert not reader(q, ["Keitosh Heron"], [untitled]).valid
+
+
+def test_evidence_reader_keeps_an_answer_with_a_full_stop_whole():
+    reader = EvidenceReader()
+    q = "Which harbour town did the night ferry of the Vell company reach at dawn?"
+    evidence = "Doc 1 (Title: Vell)\nThe night ferry of the Vell company reached St. Ives at dawn."
+    verdict = reader(q, ["St. Ives"], [evidence])
+    assert verdict.valid and "St. Ives at dawn" in verdict.predicted
+
+
+def test_llm_reader_shares_the_prompt_budget_so_evidence_survives_a_long_distractor():
+    prompts = []
+    reader = LLMReader(lambda p: prompts.append(p) or "Answer: Orvane", max_chars=2000)
+    evidence = "Doc 1 (Title: Orvane)\nThe poet Ilvana Drest was born in Orvane."
+    flood = "Doc 1 (Title: Vell)\n" + "filler words " * 5000
+    assert reader("Where was Ilvana Drest born?", ["Orvane"], [flood, evidence]).valid
+    assert "born in Orvane" in prompts[0] and len(prompts[0]) < 4000
+
+
+@pytest.mark.parametrize(
+    ("reply", "accepted"),
+    [
+        ("Correct.", True),
+        ("Not correct.", False),
+        ("Correct or Wrong? Wrong.", False),
+        ("It looked wrong at first, but it is correct", True),
+        ("incorrect", False),
+    ],
+)
+def test_llm_judge_takes_the_last_verdict_word(reply, accepted):
+    assert LLMJudge(lambda p: reply)("q", ["Orvane"], "the port") is accepted
 
 
 def test_llm_reader_and_judge_read_model_replies():
@@ -562,6 +656,15 @@ def test_careful_players_write_valid_questions_and_solve_them(tmp_path, monkeypa
 
 
 # ---- single-agent views ------------------------------------------------------------------------
+def test_scripted_players_refuse_to_act_out_of_place():
+    env = make()
+    with pytest.raises(RuntimeError, match="reset"):
+        ScriptedSearchPlayer(seed=0).act(env, "proposer_0")
+    env.reset(seed=0)
+    with pytest.raises(RuntimeError, match="before the question"):
+        ScriptedSearchPlayer(seed=0).act(env, "solver_0")
+
+
 def test_proposer_view_against_scripted_solvers(tmp_path, monkeypatch):
     monkeypatch.setenv("SELFPLAY_GYM_CACHE", str(tmp_path))
     env = gymnasium.make("selfplay/SearchSelfPlay-v0", opponent="careful")
