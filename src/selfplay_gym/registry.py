@@ -88,6 +88,7 @@ class SelfPlaySpec:
 
 _TEXT_GAMES = "selfplay_gym.envs.text_games"
 _SEARCH = "selfplay_gym.envs.search"
+_REASONING = "selfplay_gym.envs.reasoning"
 
 ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
@@ -132,6 +133,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         default_opponent="scripted",
         summary="Search-R1's task: answer questions by searching the corpus (the solver side of SSP).",
     ),
+    # ---- proposer/solver/judge pipelines (envs/reasoning) ----
 )
 """Every environment id of the package."""
 

@@ -1,0 +1,1 @@
+"""Proposer/solver/judge pipelines (MAE, PasoDoble, SvS, SPC, Self-RedTeam, preference games)."""
