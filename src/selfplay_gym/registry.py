@@ -134,6 +134,29 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         summary="Search-R1's task: answer questions by searching the corpus (the solver side of SSP).",
     ),
     # ---- proposer/solver/judge pipelines (envs/reasoning) ----
+    SelfPlaySpec(
+        id="selfplay/ProposerSolverJudge-v0",
+        entry_point=f"{_REASONING}.mae:ProposerSolverJudgeEnv",
+        kwargs={"num_solvers": 5, "judge": "agent", "include_references": 0.5, "gate": 0.7},
+        bots={"scripted": f"{_REASONING}.mae:ScriptedMAEPlayer"},
+        default_opponent="scripted",
+        summary="Multi-Agent Evolve (MAE): a proposer, 5 solvers and a judge from one model; the judge's 1-10 scores are the verifier.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/DualPlay-v0",
+        entry_point=f"{_REASONING}.dual_play:DualPlayEnv",
+        kwargs={
+            "num_solvers": 6,
+            "passages": "fixture",
+            "threshold": 0.2,
+            "diversity_threshold": 0.3,
+            "history_size": 100,
+            "max_similarity": 0.8,
+        },
+        bots={"scripted": f"{_REASONING}.dual_play:ScriptedDualPlayer"},
+        default_opponent="scripted",
+        summary="PasoDoble: a proposer writes a math problem from a passage with its boxed answer; 6 solvers solve it.",
+    ),
 )
 """Every environment id of the package."""
 
