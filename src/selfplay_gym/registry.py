@@ -135,6 +135,22 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     ),
     # ---- proposer/solver/judge pipelines (envs/reasoning) ----
     SelfPlaySpec(
+        id="selfplay/RedTeam-v0",
+        entry_point=f"{_REASONING}.red_team:RedTeamEnv",
+        kwargs={"prompts": "fixture", "hidden_cot": True},
+        bots={"scripted": f"{_REASONING}.red_team:ScriptedRedTeamPlayer"},
+        default_opponent="scripted",
+        summary="Self-RedTeam: an attacker rewrites a seed prompt, a defender answers; a safety judge labels both (general-sum, hidden CoT).",
+    ),
+    SelfPlaySpec(
+        id="selfplay/PreferenceGame-v0",
+        entry_point=f"{_REASONING}.preference:PreferenceGameEnv",
+        kwargs={"num_responses": 5, "creator": False},
+        bots={"scripted": f"{_REASONING}.preference:ScriptedPreferencePlayer"},
+        default_opponent="scripted",
+        summary="SPPO/SPIN/eva: 5 responses to a prompt, a pairwise judge, each rewarded by its win rate (optional eva creator).",
+    ),
+    SelfPlaySpec(
         id="selfplay/ProposerSolverJudge-v0",
         entry_point=f"{_REASONING}.mae:ProposerSolverJudgeEnv",
         kwargs={"num_solvers": 5, "judge": "agent", "include_references": 0.5, "gate": 0.7},
@@ -156,6 +172,27 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         bots={"scripted": f"{_REASONING}.dual_play:ScriptedDualPlayer"},
         default_opponent="scripted",
         summary="PasoDoble: a proposer writes a math problem from a passage with its boxed answer; 6 solvers solve it.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/VariationalSynthesis-v0",
+        entry_point=f"{_REASONING}.variational:VariationalSynthesisEnv",
+        kwargs={
+            "num_solvers": 8,
+            "num_variant_solvers": 8,
+            "synthesis_band": (0.125, 0.5),
+            "synthesizer_reward": "band",
+        },
+        bots={"scripted": f"{_REASONING}.variational:ScriptedSvSPlayer"},
+        default_opponent="scripted",
+        summary="SvS: 8 solvers; from a correct solution of a hard problem a synthesizer writes a same-answer variant for 8 more.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/SneakyCritic-v0",
+        entry_point=f"{_REASONING}.sneaky_critic:SneakyCriticEnv",
+        kwargs={"p_original": 0.0, "invalid_reward": -1.0},
+        bots={"scripted": f"{_REASONING}.sneaky_critic:ScriptedSPCPlayer"},
+        default_opponent="scripted",
+        summary="SPC: a sneaky generator makes one solution step subtly wrong, a critic judges it (zero-sum).",
     ),
 )
 """Every environment id of the package."""
