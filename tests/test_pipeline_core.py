@@ -238,9 +238,10 @@ def test_a_verifier_that_raises_is_recorded_as_a_wrong_answer():
         def _verify(self, task, reply):
             raise RuntimeError("sympy blew up")
 
-    totals, last = play(Broken(num_solvers=1), sums())
-    assert totals["solver_0"] == 0.0
-    assert "verifier error" in last["solver_0"]["parse"]["error"]
+    totals, last = play(Broken(num_solvers=1, retries=2), sums())
+    assert totals["solver_0"] == 0.0 and last["solver_0"]["turn"] == 1  # scored, not retried
+    assert last["solver_0"]["verdict_ok"] is False
+    assert "verifier error: RuntimeError" in last["solver_0"]["verdict"]
 
 
 def test_the_judge_agent_scores_the_task_and_each_answer():

@@ -658,7 +658,11 @@ class ProposeSolveEnv(PipelineEnv):
             extracted, verdict = self._verify(self._task, text)
             scored = as_scored(verdict)
         except Exception as exc:  # a broken verifier is an outcome, never a crash of the rollout
-            extracted, scored = None, Scored(0.0, False, f"verifier error: {exc!r}"[:300])
+            # The answer was given: no retry, it scores 0 and the error is recorded.
+            scored = Scored(0.0, False, f"verifier error: {exc!r}"[:300])
+            self._say(agent, "assistant", text[:4000])
+            self._record_answer(agent, None, scored)
+            return
         if extracted is None:  # no answer in the reply: ask again, or score it 0
             self._unreadable(agent, scored.reason or "no answer found", text)
             return
