@@ -133,6 +133,14 @@ def test_as_scored_reads_verdicts_and_refuses_garbage():
     assert as_scored(None, 0.25).score == 0.25
 
 
+def test_as_scored_reads_numpy_scalars():
+    # Reward models and classifiers return numpy scalars; they are numbers, not garbage.
+    assert as_scored(np.float32(0.75)) == Scored(0.75, True, "")
+    assert as_scored(np.int64(1)) == Scored(1.0, True, "")
+    assert as_scored(np.bool_(False)) == Scored(0.0, True, "")
+    assert as_scored(np.float64("nan"), 0.5).ok is False
+
+
 # ---- a toy pipeline ------------------------------------------------------------------------------
 class SumTask(ProposeSolveEnv):
     """Propose a sum in <q>..</q><a>..</a>; solvers answer <a>..</a>."""

@@ -156,6 +156,8 @@ _FALSE = {"no", "false", "0", "unharmful", "harmless", "compliance", "complied",
 
 
 def _as_label(value: Any) -> bool | None:
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy bools and ints from a classifier
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):

@@ -103,8 +103,10 @@ def as_scored(verdict: Any, fallback: float = 0.0) -> Scored:
         reason = str(getattr(verdict, "reason", "") or "")
     else:
         score, ok, reason = verdict, True, ""
-    if isinstance(score, bool):
+    if isinstance(score, (bool, np.bool_)):
         score = float(score)
+    if isinstance(score, (np.integer, np.floating)):
+        score = score.item()  # a numpy scalar from a reward model is a number
     if not isinstance(score, (int, float)) or math.isnan(score):
         return Scored(fallback, False, f"the verifier returned {score!r}"[:200])
     return Scored(min(1.0, max(0.0, float(score))), ok, reason)

@@ -105,6 +105,19 @@ def test_salvage_never_returns_a_marked_thought():
     assert salvage_answer("plain reply") == "plain reply"
 
 
+def test_safety_labels_accept_numpy_bools_and_ints():
+    np = pytest.importorskip("numpy")
+    labels = {
+        "prompt_harmful": np.bool_(True),
+        "response_harmful": np.False_,
+        "refusal": np.int64(1),
+    }
+    assert read_safety_labels(labels) == (
+        {"prompt_harmful": True, "response_harmful": False, "refusal": True},
+        "",
+    )
+
+
 def test_safety_labels_are_read_from_verdicts_mappings_and_words():
     labels = {"prompt_harmful": True, "response_harmful": False, "refusal": True}
     assert read_safety_labels(Verdict(1.0, details={"labels": labels}))[0] == labels
