@@ -316,3 +316,8 @@ def test_bad_configuration_is_refused():
 @pytest.mark.parametrize("judge", [None, "agent"])
 def test_pettingzoo_api(judge):
     api_test(SumTask(num_solvers=2, judge=judge, judge_answers=judge is not None), num_cycles=200)
+
+
+def test_as_scored_refuses_infinities():
+    assert as_scored(float("inf"), 0.5) == Scored(0.5, False, "the verifier returned inf")
+    assert as_scored(float("-inf")).ok is False

@@ -544,3 +544,18 @@ def test_importing_verifiers_does_not_import_math_verify_or_envs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] []"
+
+
+def test_win_rates_count_a_failing_or_out_of_range_judge_as_a_tie():
+    calls = []
+
+    def flaky(prompt, a, b):
+        calls.append((a, b))
+        if a == "boom":
+            raise RuntimeError("judge died")
+        return Verdict(float("inf") if b == "boom" else 1.0)
+
+    judge = flaky
+    rates, verdicts = win_rates(judge, "p", ["x", "boom"])
+    assert rates == [0.5, 0.5] and len(verdicts) == 2
+    assert all(not v.ok for v in verdicts) and "judge died" in verdicts[1].reason

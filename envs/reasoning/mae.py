@@ -144,8 +144,9 @@ class ProposerSolverJudgeEnv(ProposeSolveEnv):
     ground truth: the judge's scores are the verifier.
 
     The judge is ``judge_0``, an agent of the env trained like the others (``judge="agent"``,
-    the default), or a callable ``judge(question, answer_or_None) -> Verdict`` (e.g.
-    ``RubricJudge(model, QUESTION_RUBRIC)``), in which case there is no ``judge_0``.
+    the default), or a callable ``judge(question, answer_or_None) -> Verdict`` (e.g. one that
+    calls ``RubricJudge(model, QUESTION_RUBRIC)`` on the question and ``RubricJudge(model,
+    ANSWER_RUBRIC)`` on an answer), in which case there is no ``judge_0``.
 
     ## Agents
 

@@ -87,7 +87,8 @@ class Scored(NamedTuple):
 def as_scored(verdict: Any, fallback: float = 0.0) -> Scored:
     """A verifier's answer (a ``Verdict``-like object, a bool or a number) as :class:`Scored`.
 
-    Anything unreadable -- a NaN, a string, ``None`` -- is the ``fallback`` with ``ok=False``.
+    Anything unreadable -- a NaN or an infinity, a string, ``None`` -- is the ``fallback`` with
+    ``ok=False``.
 
     Example:
         >>> tuple(as_scored(True)), as_scored(0.25).score
@@ -107,7 +108,7 @@ def as_scored(verdict: Any, fallback: float = 0.0) -> Scored:
         score = float(score)
     if isinstance(score, (np.integer, np.floating)):
         score = score.item()  # a numpy scalar from a reward model is a number
-    if not isinstance(score, (int, float)) or math.isnan(score):
+    if not isinstance(score, (int, float)) or not math.isfinite(score):
         return Scored(fallback, False, f"the verifier returned {score!r}"[:200])
     return Scored(min(1.0, max(0.0, float(score))), ok, reason)
 

@@ -871,7 +871,11 @@ def win_rates(
     LLM judges favour the response shown first (or second); to cancel that position bias each
     unordered pair is judged in both orders and ``P(i > j) = (s(i, j) + 1 - s(j, i)) / 2``. With
     ``symmetric=True`` (a judge known to satisfy ``s(j, i) = 1 - s(i, j)``) each pair is judged
-    once. A failed call contributes its fallback score (see the returned verdicts).
+    once. A failed call contributes its fallback score (see the returned verdicts); a judge
+    that raises or returns a score outside [0, 1] counts as a tie (0.5, ``ok=False``).
+
+    The mean runs over the *other* responses; SPPO's ``compute_prob`` also counts each
+    response against itself (0.5), which gives ``(r (K - 1) + 0.5) / K`` for a rate ``r``.
 
     Returns:
         The win rate of each response (0.5 for a lone response) and every verdict, in call order.
@@ -886,15 +890,25 @@ def win_rates(
         return [0.5], []
     prefs = [[0.0] * n for _ in range(n)]
     verdicts: list[Verdict] = []
+
+    def ask(a: str, b: str) -> Verdict:
+        # A judge that raises or answers garbage counts as a tie, never a crash.
+        try:
+            verdict = judge(prompt, a, b)
+            score = float(verdict.score)
+        except Exception as exc:  # noqa: BLE001 - any failure of a user's judge is recorded
+            verdict = Verdict(0.5, ok=False, reason=f"judge error: {exc!r}"[:300])
+            score = 0.5
+        if not math.isfinite(score) or not 0.0 <= score <= 1.0:
+            verdict = Verdict(0.5, ok=False, reason=f"judge returned {score!r}")
+        verdicts.append(verdict)
+        return verdict
+
     for i in range(n):
         for j in range(i + 1, n):
-            forward = judge(prompt, responses[i], responses[j])
-            verdicts.append(forward)
-            p = forward.score
+            p = ask(responses[i], responses[j]).score
             if not symmetric:
-                backward = judge(prompt, responses[j], responses[i])
-                verdicts.append(backward)
-                p = (p + 1.0 - backward.score) / 2.0
+                p = (p + 1.0 - ask(responses[j], responses[i]).score) / 2.0
             prefs[i][j], prefs[j][i] = p, 1.0 - p
     rates = [sum(prefs[i][j] for j in range(n) if j != i) / (n - 1) for i in range(n)]
     return rates, verdicts
