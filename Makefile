@@ -33,13 +33,19 @@ WORDNET := /usr/share/wordnet/data.noun
 $(WORDNET):
 	-@(apt-get install -y -qq wordnet-base >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base >/dev/null 2>&1)) || echo "wordnet-base not installed (no apt or no root): WordNet corpus tests will skip"
 
+# bubblewrap: the sandbox of the code families (model-written code and patches run inside it).
+# Optional for the rest: without it the sandbox tests skip with the reason.
+BWRAP := /usr/bin/bwrap
+$(BWRAP):
+	-@(apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) || echo "bubblewrap not installed (no apt or no root): sandbox tests will skip"
+
 demo: $(STAMP)  ## Main job: the tiny local LM learns TicTacToe by self-play (SB3 PPO), tables before/after, curve PNG
 	$(PY) -m selfplay_gym list
 	$(PY) -c "from selfplay_gym.llm.tiny import build_tiny_model; build_tiny_model('$(TINY)')"
 	$(PY) -m selfplay_gym.baselines.sb3_lm --model $(TINY) --out runs/demo
 	@echo "learning curve: runs/demo/curve.png; summary: runs/demo/summary.json; trained model: hf:runs/demo/model"
 
-test: $(STAMP) $(WORDNET)  ## Run the whole test suite
+test: $(STAMP) $(WORDNET) $(BWRAP)  ## Run the whole test suite
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 lint: $(STAMP)  ## ruff lint
@@ -48,7 +54,7 @@ lint: $(STAMP)  ## ruff lint
 format: $(STAMP)  ## ruff format
 	$(VENV)/bin/ruff format src envs wrappers baselines tests benchmarks docs
 
-bench: $(STAMP) $(WORDNET)  ## Speed against TextArena and PettingZoo (wall clock, instructions), batched LM rollouts, search backends
+bench: $(STAMP) $(WORDNET) $(BWRAP)  ## Speed against TextArena and PettingZoo (wall clock, instructions), batched LM rollouts, search backends
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/text_games.py
 	command -v valgrind >/dev/null && $(PY) benchmarks/instructions.py || echo "valgrind not found: instruction counts skipped"
