@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .core import BACKENDS, Sandbox, UnsafeSandboxWarning, available_backends, backend_problem
 from .limits import ExecResult, Limits, SandboxUnavailable
+from .snippets import SnippetResult, SnippetRunner
 
 __all__ = [
     "BACKENDS",
@@ -21,6 +22,8 @@ __all__ = [
     "Limits",
     "Sandbox",
     "SandboxUnavailable",
+    "SnippetResult",
+    "SnippetRunner",
     "UnsafeSandboxWarning",
     "available_backends",
     "backend_problem",

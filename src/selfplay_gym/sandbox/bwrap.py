@@ -27,6 +27,7 @@ directory is then chowned to that uid (see :func:`setpriv_prefix`).
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 
@@ -104,6 +105,20 @@ def bwrap_argv(
         argv += ["--ro-bind", top, top]
     for target, link in layout.symlinks:
         argv += ["--symlink", target, link]
+    # bwrap creates missing parents of a mount point with mode 0700; make them 0755 first so a
+    # non-root uid (the "uid" process-limit mode) can reach the interpreter under e.g. /root.
+    parents: dict[str, None] = {}
+    for bind in layout.files:
+        parent = os.path.dirname(bind.dest)
+        chain = []
+        while parent not in ("/", "") and not any(
+            parent == top or parent.startswith(top + "/") for top in layout.system
+        ):
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        parents.update(dict.fromkeys(reversed(chain)))
+    for parent in parents:
+        argv += ["--perms", "0755", "--dir", parent]
     for bind in layout.files:
         argv += ["--ro-bind", bind.src, bind.dest]
     argv += ["--bind", workdir, WORK, "--chdir", WORK]
@@ -117,7 +132,9 @@ def bwrap_argv(
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         if not network:
             argv += ["--unshare-net"]
-        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        argv += ["--cap-drop", "ALL"]
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
+            argv += ["--cap-add", cap]
     else:
         argv += ["--unshare-all"]
         if network:

@@ -119,7 +119,7 @@ class Sandbox:
     Example:
         >>> sb = Sandbox()                                     # doctest: +SKIP
         >>> sb.run("echo hi > out.txt && cat out.txt", workdir="/tmp/episode").stdout  # doctest: +SKIP
-        'hi\\n'
+        'hi\n'
     """
 
     def __init__(
