@@ -13,10 +13,11 @@ plus, from the launcher's ``preexec_fn``, the rlimits and (when a pids cgroup is
 run's own pids cgroup, which bounds the process count even for root and lists every process of the
 run for the kill on timeout.
 
-What it isolates: network (own netns with only ``lo``), filesystem (nothing writable but ``/work``
-and ``/tmp``; ``/root``, ``/home``, the host ``/tmp`` and the checkout are absent), processes (own
+What it isolates: network (own netns with only ``lo``), filesystem (nothing writable but ``/work``,
+``/tmp`` and ``/dev/shm``, the last two sized tmpfs; ``/root``, ``/home``, the host ``/tmp`` and the checkout are absent), processes (own
 pid namespace; the host's processes are invisible and cannot be signalled), capabilities (all
-dropped, no-new-privs), IPC and UTS. Not done: seccomp (the kernel's syscall surface is the
+dropped, no-new-privs; ``/proc/sys`` and the other kernel knobs in ``/proc`` read-only, because
+the sandbox's root maps to the host's uid 0), IPC and UTS. Not done: seccomp (the kernel's syscall surface is the
 normal one for an unprivileged process) and a memory cgroup (``RLIMIT_AS`` bounds memory).
 
 When no pids cgroup is writable and we are root, each run drops to a real unprivileged uid
@@ -81,6 +82,10 @@ def bwrap_problem() -> str | None:
     return None
 
 
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
+"""Parts of ``/proc`` mounted read-only inside (as container runtimes do)."""
+
+
 def bwrap_argv(
     layout: Layout,
     *,
@@ -123,9 +128,16 @@ def bwrap_argv(
         argv += ["--ro-bind", bind.src, bind.dest]
     argv += ["--bind", workdir, WORK, "--chdir", WORK]
     argv += ["--dev", "/dev", "--proc", "/proc"]
+    # The sandbox's "root" is kuid 0 (a user namespace made by root maps 0 -> 0): without these
+    # read-only binds it could write host sysctls such as kernel.core_pattern through /proc/sys.
+    for knob in PROC_READ_ONLY:
+        argv += ["--ro-bind-try", knob, knob]
+    argv += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]
+    argv += ["--remount-ro", "/dev"]
     argv += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     for path in ro_binds:
         argv += ["--ro-bind", path, path]
+    argv += ["--remount-ro", "/"]  # bwrap's root is a tmpfs: no unbounded writes to it either
     if keep_setuid:
         # No user namespace: bwrap (running as real root) keeps only what setpriv needs; the
         # command drops to an unprivileged uid and clears every capability before exec.

@@ -10,9 +10,9 @@ than remounting the host's ``/`` read-only in place (which would still let the c
 ``/root``, ``/home``, the host ``/tmp`` and the checkout), it builds a minimal root in a tmpfs with
 the same view as the bwrap backend (see :mod:`selfplay_gym.sandbox.layout`): ``/usr`` and the
 interpreter and venv bound read-only, the work dir read-write at ``/work``, a sized tmpfs ``/tmp``,
-a handful of device nodes, a fresh ``/proc`` with ``/proc/sys`` and ``/proc/sysrq-trigger``
-read-only; it then remounts that root read-only and runs the command under ``chroot`` +
-``setpriv`` with every capability removed from the bounding set and no-new-privs. The wrapper
+a handful of device nodes, a sized tmpfs ``/dev/shm``, a fresh ``/proc`` with ``/proc/sys``,
+``/proc/sysrq-trigger``, ``/proc/irq``, ``/proc/bus`` and ``/proc/fs`` read-only; it then remounts
+that root read-only and runs the command under ``chroot`` + ``setpriv`` with every capability removed from the bounding set and no-new-privs. The wrapper
 waits for the command (so the command is never pid 1) and exits with its status.
 
 What this backend does **not** isolate, compared with bwrap:
@@ -35,6 +35,7 @@ import shlex
 import shutil
 import subprocess
 
+from .bwrap import PROC_READ_ONLY
 from .layout import WORK, Layout
 
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -129,12 +130,12 @@ def unshare_argv(
     lines.append('ln -s /proc/self/fd "$R/dev/fd"')
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         lines.append(f'ln -s /proc/self/fd/{i} "$R/dev/{name}"')
+    lines.append('mkdir -p "$R/dev/shm"')
     lines.append('mount -o remount,ro,bind "$R/dev"')
+    lines.append(f'mount -t tmpfs -o mode=1777,size={int(tmp_bytes)} selfplay-shm "$R/dev/shm"')
     lines.append('mount -t proc -o nosuid,nodev,noexec proc "$R/proc"')
-    for knob in ("sys", "sysrq-trigger"):
-        lines.append(
-            f'if [ -e "$R/proc/{knob}" ]; then mount --bind -o ro "$R/proc/{knob}" "$R/proc/{knob}"; fi'
-        )
+    for knob in PROC_READ_ONLY:
+        lines.append(f'if [ -e "$R{knob}" ]; then mount --bind -o ro "$R{knob}" "$R{knob}"; fi')
     lines.append('mount -o remount,ro,bind "$R"')
     lines.append("set +e")
     lines.append('chroot "$R" "$@"')
