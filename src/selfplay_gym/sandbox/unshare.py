@@ -12,16 +12,18 @@ the same view as the bwrap backend (see :mod:`selfplay_gym.sandbox.layout`): ``/
 interpreter and venv bound read-only, the work dir read-write at ``/work``, a sized tmpfs ``/tmp``,
 a handful of device nodes, a sized tmpfs ``/dev/shm``, a fresh ``/proc`` with ``/proc/sys``,
 ``/proc/sysrq-trigger``, ``/proc/irq``, ``/proc/bus`` and ``/proc/fs`` read-only; it then remounts
-that root read-only and runs the command under ``chroot`` + ``setpriv`` with every capability removed from the bounding set and no-new-privs. The wrapper
-waits for the command (so the command is never pid 1) and exits with its status.
+that root read-only and runs the command under ``chroot`` + ``setpriv`` with every capability
+removed from the bounding set and no-new-privs. The wrapper waits for the command (so the command
+is never pid 1) and exits with its status.
 
 What this backend does **not** isolate, compared with bwrap:
 
 * the command still runs as uid 0 (without capabilities): files it can reach that are owned by
   root and writable are writable, which is why only ``/work`` and ``/tmp`` are mounted writable;
   host files owned by root elsewhere are simply not in the root it sees;
-* ``/proc`` beyond ``/proc/sys`` is the normal one for a capability-less root: readable process
-  information is limited to its own pid namespace, but e.g. ``/proc/self/...`` write knobs remain;
+* ``/proc`` beyond the read-only knobs is the normal one for a capability-less root: process
+  information is limited to its own pid namespace, but host-wide read-only files (``/proc/meminfo``,
+  ``/proc/timer_list``...) are readable, and ``/proc/self/...`` write knobs remain (bwrap: same);
 * no user namespace when run as root, so a kernel bug reachable by uid 0 without capabilities is
   reachable here; no seccomp;
 * setup costs several ``mount`` executions per run (it is slower than bwrap).
