@@ -89,6 +89,7 @@ class SelfPlaySpec:
 _TEXT_GAMES = "selfplay_gym.envs.text_games"
 _SEARCH = "selfplay_gym.envs.search"
 _REASONING = "selfplay_gym.envs.reasoning"
+_CODE_REASONING = "selfplay_gym.envs.code_reasoning"
 
 ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
@@ -193,6 +194,22 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         bots={"scripted": f"{_REASONING}.sneaky_critic:ScriptedSPCPlayer"},
         default_opponent="scripted",
         summary="SPC: a sneaky generator makes one solution step subtly wrong, a critic judges it (zero-sum).",
+    ),
+    # ---- code self-play (envs/code_reasoning, envs/code_repair) ----
+    SelfPlaySpec(
+        id="selfplay/CodeReasoning-v0",
+        entry_point=f"{_CODE_REASONING}.env:CodeReasoningEnv",
+        kwargs={
+            "num_solvers": 8,
+            "task_types": ("deduction", "abduction", "induction"),
+            "num_references": 6,
+            "num_inputs": 10,
+            "induction_source": "buffer",
+            "sandbox": "auto",
+        },
+        bots={"scripted": f"{_CODE_REASONING}.players:ScriptedCodePlayer"},
+        default_opponent="scripted",
+        summary="Absolute Zero Reasoner: a proposer writes Python programs with inputs (run in a sandbox); 8 solvers deduce outputs, abduce inputs or induce programs.",
     ),
 )
 """Every environment id of the package."""
