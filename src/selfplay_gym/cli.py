@@ -33,7 +33,10 @@ from selfplay_gym.registry import ENV_SPECS, load_entry_point, resolve_opponent,
 
 __all__ = ["main", "build_parser", "FAMILY_COMMANDS"]
 
-FAMILY_COMMANDS = {"search": "selfplay_gym.envs.search.cli"}
+FAMILY_COMMANDS = {
+    "search": "selfplay_gym.envs.search.cli",
+    "repos": "selfplay_gym.envs.code_repair.cli",
+}
 """Commands an env family adds: name -> module with ``add_parser(commands)`` and ``run(args)``.
 
 Named by string, like the registry's entry points: the core imports no family by name."""
