@@ -325,18 +325,23 @@ def _call_text(argument_text: str) -> str:
 
 
 def _batch_code(program: str, inputs: Sequence[str], max_output_chars: int) -> str:
+    # The helper reads repr, len, ... from the builtins module, not from the module globals,
+    # so a program that rebinds ``repr = ...`` at top level cannot forge its own outputs
+    # (rebinding ``builtins`` itself needs a name the static rules reject).
     calls = "".join(f"\n        lambda: {_call_text(inp)}," for inp in inputs)
     return (
         f"{program}\n\n\n"
         f"def {_RUNNER_NAME}():\n"
+        "    import builtins as _b\n"
         "    results = []\n"
         f"    for call in ({calls}\n    ):\n"
         "        try:\n"
-        "            text = repr(call())\n"
-        "        except BaseException as exc:\n"
-        "            results.append((False, (type(exc).__name__ + ': ' + str(exc))[:200]))\n"
+        "            text = _b.repr(call())\n"
+        "        except _b.BaseException as exc:\n"
+        "            name = _b.type(exc).__name__\n"
+        "            results.append((False, (name + ': ' + _b.str(exc))[:200]))\n"
         "            continue\n"
-        f"        if len(text) > {int(max_output_chars)}:\n"
+        f"        if _b.len(text) > {int(max_output_chars)}:\n"
         f"            results.append((False, {_TOO_LARGE!r}))\n"
         "        else:\n"
         "            results.append((True, text))\n"

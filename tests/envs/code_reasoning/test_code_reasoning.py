@@ -470,3 +470,32 @@ def test_registered_id_and_gymnasium_view():
 def test_no_marker_left_behind():
     names = os.listdir("/tmp")
     assert not any(n.startswith("selfplay-pwned-") or n.startswith("pwned_by_") for n in names)
+
+
+@needs_sandbox
+def test_a_program_that_kills_the_fork_server_is_invalid_and_the_next_episode_runs():
+    killer = "import os\nimport signal\ndef f(a):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return a"
+    env = make()
+    returns, final = run(env, proposal(killer, "1"))
+    assert final["proposer_0"]["validity"]["runs"] is False and returns["proposer_0"] == -1.0
+    returns, final = run(env, proposal(DOUBLE, "4"), reply("output", "8"))
+    assert final["proposer_0"]["task_valid"] and returns["solver_0"] == 1.0
+
+
+@needs_sandbox
+def test_a_runner_object_is_used_and_left_out_of_pickles():
+    from selfplay_gym.sandbox import SnippetRunner
+
+    with SnippetRunner("auto") as runner:
+        env = make(sandbox=runner)
+        returns, final = run(env, proposal(DOUBLE, "'ab'"), reply("output", "'abab'"))
+        assert returns["solver_0"] == 1.0 and final["proposer_0"]["sandbox"] == runner.backend
+        clone = pickle.loads(pickle.dumps(env))
+        assert clone.sandbox == runner.backend
+
+
+@needs_sandbox
+def test_a_program_cannot_forge_its_outputs_by_rebinding_repr():
+    forger = "def f(a):\n    return a * 3\n\n\nrepr = lambda value: '0'\nlen = lambda value: 0"
+    returns, final = run(make(), proposal(forger, "2"), reply("output", "0"))
+    assert final["proposer_0"]["reference"] == "6" and returns["solver_0"] == -0.5
