@@ -352,15 +352,24 @@ def _load_snapshot(directory: Path) -> Repo | None:
 
 
 def _publish(staging: Path, final: Path) -> None:
-    """Move a finished staging dir into place (atomic rename); a concurrent winner is kept."""
-    if final.exists():
-        shutil.rmtree(final, ignore_errors=True)
+    """Move a finished staging dir into place with an atomic rename.
+
+    When ``final`` already holds a valid snapshot (a concurrent writer won), it is kept and the
+    staging dir dropped; a broken one is moved aside first, so readers never see a half tree.
+    """
     try:
         os.rename(staging, final)
+        return
     except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
         if not final.exists():
             raise
+    if _load_snapshot(final) is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    os.rename(final, aside / "snapshot")
+    os.rename(staging, final)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _staging_dir(parent: Path, name: str) -> Path:

@@ -198,6 +198,24 @@ def test_embedded_suite_passes_in_the_sandbox(sandbox, embedded, copy):
     assert not list(copy.rglob("__pycache__"))
 
 
+@pytest.mark.parametrize("backend", ["bwrap", "unshare", "unsafe"])
+def test_every_backend_runs_the_harness_config(backend, embedded, tmp_path):
+    import warnings
+
+    from selfplay_gym.sandbox import Sandbox, available_backends
+
+    if backend not in available_backends():
+        pytest.skip(f"backend {backend} is not usable here")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unsafe warns that it does not isolate
+        sandbox = Sandbox(backend)
+    copy = embedded.fresh_copy(tmp_path / "work")
+    (copy / "pytest.ini").write_text("[pytest]\naddopts = -k nothing\n")
+    run = run_tests(sandbox, copy, embedded, test_files=["tests/test_intervals.py"])
+    assert run.ok and run.backend == backend, run.error
+    assert len(run.results) >= 10 and set(run.results.values()) == {"passed"}
+
+
 def test_a_broken_copy_fails_exactly_the_tests_that_cover_the_bug(sandbox, embedded, copy):
     source = copy / "src" / "tallykit" / "textutils.py"
     text = source.read_text()
