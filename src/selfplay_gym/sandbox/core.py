@@ -19,11 +19,13 @@ death of the launcher also tears down the pid namespace (``--die-with-parent``, 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -34,7 +36,9 @@ from . import bwrap as _bwrap
 from . import unshare as _unshare
 from .cgroups import PidsCgroup, pids_hierarchy
 from .layout import FIXED_ENV, WORK, build_layout, check_ro_binds, sandbox_env
-from .limits import ExecResult, Limits, SandboxUnavailable, rlimit_setter
+from .limits import ExecResult, Limits, SandboxUnavailable, rlimit_pairs, rlimit_setter
+from .zygotes import Zygote, ZygoteChild, ZygoteError
+from .zygotes import pool as _zygote_pool
 
 BACKENDS = ("bwrap", "unshare", "unsafe")
 """Every backend name, in preference order."""
@@ -67,23 +71,48 @@ def available_backends() -> list[str]:
 
 
 class _UidSlots:
-    """Per-run unprivileged uids (``60000 + slot``) for root hosts without a pids cgroup."""
+    """Per-run unprivileged uids (``60000 + slot``) for root hosts without a pids cgroup.
 
-    def __init__(self) -> None:
+    ``RLIMIT_NPROC`` counts every process of a uid on the host, so two concurrent runs must not
+    share one. A slot is held with an exclusive ``flock`` on a file in a root-only directory, so
+    slots stay distinct across harness processes too (the lock dies with its holder).
+    """
+
+    def __init__(self, count: int = 1000) -> None:
         self._lock = threading.Lock()
-        self._used: set[int] = set()
+        self._count = count
+        self._held: dict[int, int] = {}
+        self._dir: str | None = None
+
+    def _directory(self) -> str:
+        if self._dir is None:
+            base = "/run/lock" if os.access("/run/lock", os.W_OK) else tempfile.gettempdir()
+            path = os.path.join(base, "selfplay-sandbox-uids")
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            self._dir = path
+        return self._dir
 
     def take(self) -> int:
         with self._lock:
-            slot = 0
-            while slot in self._used:
-                slot += 1
-            self._used.add(slot)
-            return _UID_BASE + slot
+            directory = self._directory()
+            for slot in range(self._count):
+                if slot in self._held:
+                    continue
+                fd = os.open(os.path.join(directory, str(slot)), os.O_CREAT | os.O_RDWR, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                self._held[slot] = fd
+                return _UID_BASE + slot
+        raise SandboxUnavailable(f"all {self._count} sandbox uid slots are in use")
 
     def give(self, uid: int) -> None:
         with self._lock:
-            self._used.discard(uid - _UID_BASE)
+            fd = self._held.pop(uid - _UID_BASE, None)
+            if fd is not None:
+                os.close(fd)  # releases the flock
 
 
 _uid_slots = _UidSlots()
@@ -97,6 +126,9 @@ class _Launch:
     preexec: Callable[[], None]
     cgroup: PidsCgroup | None
     cleanup: Callable[[], None]
+    zygote: Zygote | None = None
+    rlimits: list[tuple[int, int]] | None = None
+    processes: int = 0
 
 
 def _chown_tree(root: str, uid: int) -> None:
@@ -202,6 +234,7 @@ class Sandbox:
         limits: Limits,
         env: Mapping[str, str] | None,
         ro_binds: Sequence[str | os.PathLike],
+        use_zygote: bool = False,
     ) -> _Launch:
         if isinstance(cmd, str):
             command = ["/bin/sh", "-c", cmd]
@@ -215,11 +248,15 @@ class Sandbox:
         binds = check_ro_binds(ro_binds)
         mode = self.process_limit_mode()
         cgroup = None
+        zygote = None
         hierarchy = pids_hierarchy()
-        if hierarchy is not None:
-            cgroup = PidsCgroup(hierarchy, limits.processes)
         cleanups: list[Callable[[], None]] = []
-        if cgroup is not None:
+        if hierarchy is not None and use_zygote:
+            zygote = _zygote_pool.acquire(hierarchy)
+            if zygote is not None:
+                cleanups.append(lambda: _zygote_pool.release(zygote))
+        if hierarchy is not None and zygote is None:
+            cgroup = PidsCgroup(hierarchy, limits.processes)
             cleanups.append(cgroup.remove)
 
         def cleanup() -> None:
@@ -230,13 +267,18 @@ class Sandbox:
             preexec = rlimit_setter(
                 limits, cgroup_procs=cgroup.procs_file if cgroup is not None else None
             )
+            fast = {
+                "zygote": zygote,
+                "rlimits": rlimit_pairs(limits),
+                "processes": limits.processes,
+            }
             if self.backend == "unsafe":
                 path = [os.path.join(sys.prefix, "bin"), os.path.join(sys.base_prefix, "bin")]
                 path += ["/usr/local/bin", "/usr/bin", "/bin"]
                 inner_env = {"PATH": ":".join(dict.fromkeys(path)), **FIXED_ENV}
                 inner_env["HOME"] = host_dir
                 inner_env.update(sandbox_env_extra(env))
-                return _Launch(command, inner_env, host_dir, preexec, cgroup, cleanup)
+                return _Launch(command, inner_env, host_dir, preexec, cgroup, cleanup, **fast)
             assert self._layout is not None
             inner_env = sandbox_env(self._layout, env)
             if self.backend == "bwrap":
@@ -259,7 +301,7 @@ class Sandbox:
                     command=command,
                     keep_setuid=keep_setuid,
                 )
-                return _Launch(argv, {}, host_dir, preexec, cgroup, cleanup)
+                return _Launch(argv, {}, host_dir, preexec, cgroup, cleanup, **fast)
             argv = _unshare.unshare_argv(
                 self._layout,
                 workdir=host_dir,
@@ -270,7 +312,7 @@ class Sandbox:
                 command=command,
             )
             popen_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-            return _Launch(argv, popen_env, host_dir, preexec, cgroup, cleanup)
+            return _Launch(argv, popen_env, host_dir, preexec, cgroup, cleanup, **fast)
         except BaseException:
             cleanup()
             raise
@@ -306,7 +348,9 @@ class Sandbox:
             An :class:`ExecResult`; ``returncode`` is ``None`` when the timeout killed the run.
         """
         limits = self._effective_limits(timeout_s)
-        launch = self._prepare(cmd, workdir=workdir, limits=limits, env=env, ro_binds=ro_binds)
+        launch = self._prepare(
+            cmd, workdir=workdir, limits=limits, env=env, ro_binds=ro_binds, use_zygote=True
+        )
         try:
             return _execute(launch, limits, stdin, self.backend)
         finally:
@@ -380,7 +424,7 @@ class _Process:
         if self._closed:
             return
         self._closed = True
-        _kill_tree(self.proc, self._launch.cgroup)
+        _kill_tree(self.proc, self._launch)
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 if stream is not None:
@@ -390,30 +434,52 @@ class _Process:
         self._launch.cleanup()
 
 
-def _kill_tree(proc: subprocess.Popen, cgroup: PidsCgroup | None) -> None:
+def _kill_tree(proc: subprocess.Popen | ZygoteChild, launch: _Launch) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         proc.kill()
-    if cgroup is not None:
-        cgroup.kill_all()
+    if launch.cgroup is not None:
+        launch.cgroup.kill_all()
+    if launch.zygote is not None:
+        launch.zygote.reset()  # every member of its cgroup but the zygote itself
 
 
 def _execute(launch: _Launch, limits: Limits, stdin: str | None, backend: str) -> ExecResult:
     start = time.monotonic()
     deadline = start + limits.timeout_s
     stdin_bytes = stdin.encode("utf-8") if stdin is not None else None
-    proc = subprocess.Popen(
-        launch.argv,
-        stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=launch.cwd,
-        env=launch.popen_env,
-        preexec_fn=launch.preexec,
-        start_new_session=True,
-        close_fds=True,
-    )
+    proc: subprocess.Popen | ZygoteChild | None = None
+    if launch.zygote is not None:
+        try:
+            proc = launch.zygote.spawn(
+                launch.argv,
+                launch.popen_env,
+                launch.cwd,
+                launch.rlimits or [],
+                launch.processes,
+                stdin=stdin_bytes is not None,
+            )
+        except ZygoteError:
+            proc = None  # fall back to a direct launch in a fresh cgroup below
+            hierarchy = launch.zygote.cgroup.hierarchy
+            launch.cgroup = PidsCgroup(hierarchy, launch.processes)
+            launch.preexec = rlimit_setter(limits, cgroup_procs=launch.cgroup.procs_file)
+            previous_cleanup, cgroup = launch.cleanup, launch.cgroup
+            launch.cleanup = lambda: (cgroup.remove(), previous_cleanup())
+            launch.zygote = None
+    if proc is None:
+        proc = subprocess.Popen(
+            launch.argv,
+            stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=launch.cwd,
+            env=launch.popen_env,
+            preexec_fn=launch.preexec,
+            start_new_session=True,
+            close_fds=True,
+        )
     cap = limits.output_bytes
     assert proc.stdout is not None and proc.stderr is not None
     chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
@@ -487,7 +553,7 @@ def _execute(launch: _Launch, limits: Limits, stdin: str | None, backend: str) -
             except subprocess.TimeoutExpired:
                 outcome = "deadline"
         timed_out = outcome == "deadline"
-        _kill_tree(proc, launch.cgroup)
+        _kill_tree(proc, launch)
         proc.wait()
         pump(time.monotonic() + 1.0, watch_exit=False)  # what the dead tree left in the pipes
     finally:
@@ -497,7 +563,7 @@ def _execute(launch: _Launch, limits: Limits, stdin: str | None, backend: str) -
                 with contextlib.suppress(OSError):
                     stream.close()
         if proc.poll() is None:
-            _kill_tree(proc, launch.cgroup)
+            _kill_tree(proc, launch)
             proc.wait()
     truncated = state["truncated"]
     duration = time.monotonic() - start
