@@ -23,6 +23,8 @@ from selfplay_gym.sandbox import (
 from selfplay_gym.sandbox import bwrap as bwrap_mod
 from selfplay_gym.sandbox import core as core_mod
 from selfplay_gym.sandbox import unshare as unshare_mod
+from selfplay_gym.sandbox import zygotes as zygotes_mod
+from selfplay_gym.sandbox.cgroups import pids_hierarchy
 
 ISOLATING = ["bwrap", "unshare"]
 FAST = Limits(timeout_s=20.0)
@@ -236,6 +238,94 @@ def test_uid_mode_bounds_processes_when_no_cgroup_is_writable(monkeypatch, workd
     assert uid >= 60000, "a real unprivileged uid, not root"
     assert made < 20, f"{made} forks succeeded with processes=20"
     assert (workdir).stat().st_uid == uid, "the episode copy was chowned to the sandbox uid"
+
+
+def _fork_count(box: Sandbox, workdir) -> int:
+    bomb = (
+        "import os, time\nmade = 0\nfor _ in range(100):\n    try:\n        pid = os.fork()\n"
+        "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(2); os._exit(0)\n"
+        "    made += 1\nprint(made)\n"
+    )
+    return int(box.run(["python", "-S", "-c", bomb], workdir=workdir).stdout)
+
+
+def test_runs_are_forked_by_a_zygote_inside_the_run_cgroup(workdir):
+    """With a pids cgroup, the launcher is born inside it (no per-run migration)."""
+    _require("bwrap")
+    hierarchy = pids_hierarchy()
+    if hierarchy is None:
+        pytest.skip("no writable pids cgroup here")
+    box = Sandbox("bwrap", Limits(timeout_s=20, processes=20))
+    seen = []
+    real_spawn = zygotes_mod.Zygote.spawn
+
+    def spy(self, *args, **kwargs):
+        child = real_spawn(self, *args, **kwargs)
+        seen.append((self.cgroup.path, child.pid in self.cgroup.pids()))
+        return child
+
+    zygotes_mod.Zygote.spawn = spy
+    try:
+        assert _fork_count(box, workdir) < 20
+    finally:
+        zygotes_mod.Zygote.spawn = real_spawn
+    assert len(seen) == 1 and seen[0][1], "the launcher was a member of the zygote's cgroup"
+
+
+def test_a_dead_zygote_is_replaced(workdir):
+    """Kill every idle zygote: the next run starts a new one and is still bounded."""
+    _require("bwrap")
+    if pids_hierarchy() is None:
+        pytest.skip("no writable pids cgroup here")
+    box = Sandbox("bwrap", Limits(timeout_s=20, processes=20))
+    assert box.run("true", workdir=workdir).ok
+    for zygote in list(zygotes_mod.pool._idle):
+        zygote.proc.kill()
+        zygote.proc.wait()
+    assert box.run("echo again", workdir=workdir).stdout == "again\n"
+    assert _fork_count(box, workdir) < 20
+
+
+def test_a_zygote_failing_mid_launch_falls_back_to_a_direct_launch(monkeypatch, workdir):
+    _require("bwrap")
+    if pids_hierarchy() is None:
+        pytest.skip("no writable pids cgroup here")
+
+    def broken_spawn(self, *args, **kwargs):
+        raise zygotes_mod.ZygoteError("simulated")
+
+    monkeypatch.setattr(zygotes_mod.Zygote, "spawn", broken_spawn)
+    box = Sandbox("bwrap", Limits(timeout_s=20, processes=20))
+    assert box.run("echo direct", workdir=workdir).stdout == "direct\n"
+    assert _fork_count(box, workdir) < 20
+
+
+def test_without_zygotes_the_launcher_joins_a_fresh_cgroup(monkeypatch, workdir):
+    _require("bwrap")
+    if pids_hierarchy() is None:
+        pytest.skip("no writable pids cgroup here")
+    monkeypatch.setattr(zygotes_mod.pool, "broken", True)
+    box = Sandbox("bwrap", Limits(timeout_s=20, processes=20))
+    assert _fork_count(box, workdir) < 20
+
+
+def test_concurrent_runs_from_threads(box, tmp_path):
+    """One Sandbox used from several threads: each run gets its own launcher and work dir."""
+    import threading
+
+    outputs: dict[int, list[str]] = {}
+
+    def work(k: int) -> None:
+        wd = tmp_path / f"w{k}"
+        wd.mkdir()
+        outputs[k] = [box.run(f"echo {k}-{j}", workdir=wd).stdout for j in range(3)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outputs == {k: [f"{k}-{j}\n" for j in range(3)] for k in range(4)}
 
 
 # ---------------------------------------------------------------------------- limits

@@ -5,9 +5,12 @@
 option, dropping to a real unprivileged uid inside bwrap, needs the episode copy chowned to that uid
 and the interpreter reachable by it; see :mod:`selfplay_gym.sandbox.bwrap`).
 
-Each run gets its own leaf cgroup with ``pids.max = Limits.processes``. The launcher joins it in
-its ``preexec_fn`` so every descendant, including ones that ``setsid`` or double-fork, stays inside;
-that also gives the harness a complete list of the run's processes to kill on timeout.
+Each concurrent run gets its own leaf cgroup with ``pids.max = Limits.processes`` (+1 for the
+zygote, see :mod:`selfplay_gym.sandbox.zygotes`, which forks the launcher inside the leaf so that
+no per-run migration is paid; without a zygote the launcher joins the leaf in its
+``preexec_fn``). Every descendant, including ones that ``setsid`` or double-fork, stays inside;
+that also gives the harness a complete list of the run's processes to kill on timeout. Leaves are
+named ``run-<harness pid>-<n>``; empty leaves of dead harnesses are removed at the first probe.
 
 Both hierarchies are handled:
 
@@ -115,8 +118,26 @@ def pids_hierarchy() -> PidsHierarchy | None:
                     found = _probe_v2(mountpoint)
                     if found:
                         break
+        if found is not None:
+            _remove_stale_leaves(found)
         _cached = found
         return found
+
+
+def _remove_stale_leaves(hierarchy: PidsHierarchy) -> None:
+    """Delete empty leaves left by harness processes that died without cleaning up."""
+    try:
+        names = os.listdir(hierarchy.parent)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) != 3 or parts[0] != "run" or not parts[1].isdigit():
+            continue
+        if os.path.exists(f"/proc/{parts[1]}"):
+            continue  # its harness is alive (or the pid was reused: leave it)
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(hierarchy.parent, name))  # fails while it has members
 
 
 class PidsCgroup:
