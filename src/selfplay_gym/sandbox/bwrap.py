@@ -9,9 +9,10 @@ Per run (see the reference notes, section 4.4)::
           --unshare-all [--share-net] --die-with-parent --new-session --cap-drop ALL
           --clearenv --setenv PATH ... --setenv HOME /tmp ...  -- <cmd>
 
-plus, from the launcher's ``preexec_fn``, the rlimits and (when a pids cgroup is writable) the
-run's own pids cgroup, which bounds the process count even for root and lists every process of the
-run for the kill on timeout.
+plus the rlimits, applied to the launcher just before ``exec``, and (when a pids cgroup is
+writable) the run's own pids cgroup, which bounds the process count even for root and lists every
+process of the run for the kill on timeout. The launcher is normally forked by a zygote that
+already lives in that cgroup (:mod:`selfplay_gym.sandbox.zygotes`).
 
 What it isolates: network (own netns with only ``lo``), filesystem (nothing writable but ``/work``,
 ``/tmp`` and ``/dev/shm``, the last two sized tmpfs; ``/root``, ``/home``, the host ``/tmp`` and the checkout are absent), processes (own

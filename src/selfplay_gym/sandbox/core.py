@@ -10,10 +10,14 @@ Three backends, chosen by name (``"auto"`` picks the first usable of bwrap, unsh
   command runs with the host directory itself as cwd (not ``/work``) and sees the host
   filesystem and network.
 
-Every backend applies ``Limits`` through ``setrlimit`` in the launcher's ``preexec_fn`` and, when
-the host has a writable pids hierarchy (v1 or v2), a per-run pids cgroup; on timeout the
-launcher's process group and every member of that cgroup are SIGKILLed, and for bwrap/unshare the
-death of the launcher also tears down the pid namespace (``--die-with-parent``, ``--kill-child``).
+Every backend applies ``Limits`` through ``setrlimit`` on the launcher just before ``exec`` and,
+when the host has a writable pids hierarchy (v1 or v2), a per-run pids cgroup (the launcher is
+forked there by a resident zygote, :mod:`selfplay_gym.sandbox.zygotes`, or joins it from a
+``preexec_fn`` when zygotes are unavailable); otherwise, as root with bwrap, a per-slot
+unprivileged uid and ``RLIMIT_NPROC``. On timeout the launcher's process group and every member of
+the run's cgroup are SIGKILLed, and for bwrap/unshare the death of the launcher also tears down
+the pid namespace (``--die-with-parent``, ``--kill-child``). Output pipes are read with a byte cap
+while the command runs; ``stdin`` is written concurrently.
 """
 
 from __future__ import annotations

@@ -84,7 +84,9 @@ class ExecResult:
     """What one :meth:`Sandbox.run` produced."""
 
     returncode: int | None
-    """The command's exit status (negative: killed by that signal); ``None`` after a timeout."""
+    """The command's exit status; ``None`` after a timeout. A command killed by signal N shows
+    as ``128 + N`` under bwrap and unshare (their launcher reports it so) and as ``-N`` under
+    unsafe."""
     stdout: str
     """Captured standard output, decoded as UTF-8 (invalid bytes replaced), at most
     ``Limits.output_bytes`` bytes before decoding."""
