@@ -34,6 +34,7 @@ def test_overlap_excludes_touching():
     assert Interval(0, 5).overlaps(Interval(4, 6))
     assert Interval(4, 6).overlaps(Interval(0, 5))
     assert not Interval(0, 5).overlaps(Interval(5, 6))
+    assert not Interval(5, 6).overlaps(Interval(0, 5))
     assert Interval(0, 5).touches(Interval(5, 6))
     assert Interval(5, 6).touches(Interval(0, 5))
     assert not Interval(0, 5).touches(Interval(6, 7))

@@ -44,6 +44,10 @@ def test_separator_is_the_first_of_equals_or_colon():
     config = parse("url = http://x\nratio: a=b\n")
     assert config.get("", "url") == "http://x"
     assert config.get("", "ratio") == "a=b"
+    tight = parse("a=1\nb:2\nc = 3 #note\nd = 4 ;note\n")
+    assert [tight.get("", k) for k in "abcd"] == ["1", "2", "3", "4"]
+    with pytest.raises(ParseError, match="empty key"):
+        parse("= value\n")
 
 
 def test_hash_without_space_is_part_of_the_value():
@@ -120,6 +124,9 @@ def test_expand_missing_reference_and_cycle():
 def test_expand_allows_nesting_below_the_depth_limit():
     lines = [f"k{i} = ${{k{i + 1}}}" for i in range(9)] + ["k9 = end"]
     assert parse("\n".join(lines)).expand("", "k0") == "end"
+    too_deep = [f"k{i} = ${{k{i + 1}}}" for i in range(10)] + ["k10 = end"]
+    with pytest.raises(ValueError, match="deeply"):
+        parse("\n".join(too_deep)).expand("", "k0")
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,7 @@ def test_next_after_steps_over_skips():
     recurrence = Recurrence(start=0, every=5, until=20, skip=frozenset({10, 15}))
     assert recurrence.next_after(5) == 20
     assert recurrence.next_after(20) is None
+    assert Recurrence(start=0, every=5, skip=frozenset({10})).next_after(5) == 15
 
 
 def test_between_is_half_open():
@@ -111,6 +112,7 @@ def test_parse_spec_full():
 
 
 def test_parse_spec_defaults_and_errors():
+    assert parse_spec("every 1 except 3 4").skip == frozenset({3, 4})
     assert parse_spec("every 2") == Recurrence(start=0, every=2)
     for bad in ["from 3", "every", "every 2 every 3", "every 2 sometimes 4"]:
         with pytest.raises(ValueError):

@@ -74,6 +74,7 @@ def test_encode_bytes_splits_long_runs():
 def test_bytes_round_trip():
     data = bytes(range(10)) + b"\xff" * 600 + b"ab"
     assert decode_bytes(encode_bytes(data)) == data
+    assert decode_bytes(bytes((2, 65, 1, 66))) == b"AAB"
 
 
 def test_decode_bytes_rejects_odd_length_and_zero_count():

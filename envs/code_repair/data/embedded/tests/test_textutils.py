@@ -46,6 +46,7 @@ def test_wrap_rejects_zero_width_and_handles_empty_text():
     with pytest.raises(ValueError):
         wrap("x", 0)
     assert wrap("   ", 5) == []
+    assert wrap("ab c", 1) == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize(
@@ -73,6 +74,7 @@ def test_pluralise_count():
     assert pluralise("file", 0) == "files"
     assert pluralise("file", -1) == "files"
     assert pluralise("", 3) == ""
+    assert pluralise("wolf", 2) == "wolves"
 
 
 def test_format_count():
@@ -92,11 +94,15 @@ def test_format_count():
         (13, "13th"),
         (21, "21st"),
         (111, "111th"),
-        (-3, "-3rd"),
     ],
 )
 def test_ordinal(number, text):
     assert ordinal(number) == text
+
+
+def test_ordinal_hundreds_and_negatives():
+    assert ordinal(121) == "121st"
+    assert ordinal(-3) == "-3rd"
 
 
 def test_truncate_short_text_untouched():
@@ -112,6 +118,9 @@ def test_truncate_at_word_boundary_with_ellipsis_counted():
 
 def test_truncate_without_space_cuts_hard():
     assert truncate("abcdefghij", 6) == "abc..."
+    assert truncate("abcdef", 3) == "..."
+    assert truncate(" abcdefgh", 7) == " abc..."
+    assert truncate("a bcdefgh", 7) == "a..."
     with pytest.raises(ValueError):
         truncate("abcdefghij", 2)
 

@@ -21,6 +21,10 @@ def test_rejects_bad_sizes(clock):
         TTLCache(0, 10, clock)
     with pytest.raises(ValueError):
         TTLCache(1, 0, clock)
+    smallest = TTLCache(1, 0.5, clock)
+    smallest.set("a", 1)
+    smallest.set("b", 2, ttl=0.25)
+    assert smallest.keys() == ["b"]
 
 
 def test_set_and_get(clock):
@@ -36,8 +40,8 @@ def test_entry_expires_exactly_at_ttl(clock):
     clock.now = 9.99
     assert cache.get("a") == 1
     clock.now = 10
-    assert cache.get("a") is None
     assert "a" not in cache
+    assert cache.get("a") is None
 
 
 def test_per_entry_ttl_and_validation(clock):
@@ -150,6 +154,8 @@ def test_ttl_remaining(clock):
     cache.set("a", 1)
     clock.now = 4
     assert cache.ttl_remaining("a") == 6
+    clock.now = 9.5
+    assert cache.ttl_remaining("a") == 0.5
     clock.now = 10
     assert cache.ttl_remaining("a") is None
     assert cache.ttl_remaining("zzz") is None
