@@ -201,6 +201,9 @@ class BugArtifact:
             meta,
         )
 
+    def __hash__(self) -> int:  # meta is a dict, so the generated hash would fail
+        return hash(self.artifact_id)
+
     @property
     def artifact_id(self) -> str:
         """sha256 (hex) of :meth:`to_json`."""
@@ -434,8 +437,8 @@ def _validate(
     scratch: Path,
 ) -> None:
     # 1. test files exist and cover the weakening
-    if not artifact.test_files:
-        raise _Failed("test_files_exist", "test_files is empty")
+    if not artifact.test_files or isinstance(artifact.test_files, str):
+        raise _Failed("test_files_exist", "expected test_files as a non-empty list of paths")
     oracle: list[str] = []
     for name in artifact.test_files:
         try:
@@ -500,6 +503,8 @@ def _validate(
     started = time.perf_counter()
     for label, text in (("bug_inject_diff", artifact.bug_inject_diff),
                         ("test_weaken_diff", artifact.test_weaken_diff)):  # fmt: skip
+        if not isinstance(text, str):
+            raise _Failed("bug_scope", f"expected {label} as a string, got {type(text).__name__}")
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > config.max_patch_bytes:
             raise _Failed(

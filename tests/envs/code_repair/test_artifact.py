@@ -111,6 +111,7 @@ def test_artifact_json_round_trip_and_id(validated):
     artifact, _ = validated
     again = BugArtifact.from_json(artifact.to_json())
     assert again == artifact and again.artifact_id == artifact.artifact_id
+    assert {again: 1}[artifact] == 1  # hashable despite the meta dict
     assert len(artifact.artifact_id) == 64
     other = BugArtifact(artifact.test_files, artifact.bug_inject_diff, "")
     assert other.artifact_id != artifact.artifact_id
@@ -157,7 +158,8 @@ def test_a_missing_test_file_fails_test_files_exist(repo, sandbox, parts):
     for files, reason in [
         ((RLE_TESTS, "tests/test_nope.py"), "does not exist"),
         (("../etc/passwd",), "'..'"),
-        ((), "empty"),
+        ((), "non-empty"),
+        ((RLE_TESTS, 3), "expected a relative path"),
     ]:
         report = validate_artifact(BugArtifact(files, bug, weaken), repo, sandbox)
         _fails(report, "test_files_exist", reason)
