@@ -90,6 +90,7 @@ _TEXT_GAMES = "selfplay_gym.envs.text_games"
 _SEARCH = "selfplay_gym.envs.search"
 _REASONING = "selfplay_gym.envs.reasoning"
 _CODE_REASONING = "selfplay_gym.envs.code_reasoning"
+_CODE_REPAIR = "selfplay_gym.envs.code_repair"
 
 ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
@@ -210,6 +211,27 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         bots={"scripted": f"{_CODE_REASONING}.players:ScriptedCodePlayer"},
         default_opponent="scripted",
         summary="Absolute Zero Reasoner: a proposer writes Python programs with inputs (run in a sandbox); 8 solvers deduce outputs, abduce inputs or induce programs.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/BugInjectRepair-v0",
+        entry_point=f"{_CODE_REPAIR}.env:BugInjectRepairEnv",
+        kwargs={
+            "num_solvers": 4,
+            "repo": "embedded",
+            "sandbox": "auto",
+            "alpha": 0.8,
+            "max_turns": 32,
+            "max_order": 2,
+            "injector": "agent",
+        },
+        bots={
+            "scripted": f"{_CODE_REPAIR}.players:ScriptedSSRPlayer",
+            "oracle": f"{_CODE_REPAIR}.players:OracleSolver",
+            "lazy": f"{_CODE_REPAIR}.players:LazySolver",
+            "random_edit": f"{_CODE_REPAIR}.players:RandomEditSolver",
+        },
+        default_opponent="scripted",
+        summary="SSR: an injector hides a bug in a real repository behind weakened tests; solvers repair it with sandboxed bash/view/edit tools (4 solvers here, SSR uses 8).",
     ),
 )
 """Every environment id of the package."""
