@@ -252,17 +252,20 @@ INJECTOR_USER = (
     '  "bug_inject_diff": a unified diff (git style, --- a/path +++ b/path, paths relative to '
     "the repository root) from the original source files to your buggy ones,\n"
     '  "test_weaken_diff": a unified diff, applied after the bug, of the test files only.\n'
-    "One way to make the diffs: <bash>git init -q && git add -A && git -c user.name=a "
-    "-c user.email=a@b commit -qm original</bash> before editing, then git diff -- src and "
-    "git diff -- tests. The harness checks that the original code passes at least "
+    "{git}The harness checks that the original code passes at least "
     "{min_passing} tests, that the bug makes at least {min_failing} of them fail, that the "
     "weakened tests pass with the bug, and that each changed file is needed by the bug."
+)
+INJECTOR_GIT = (
+    "Your copy is a git repository whose one commit is the original code, so git diff -- <source "
+    "dirs> and git diff -- <test dirs> print the two diffs. "
 )
 SOLVER_SYSTEM = (
     "You are a software engineer repairing a bug in a Python repository, in a sandbox with no "
     "network. Your copy of the repository has the bug, and the tests that would reveal it have "
-    "been removed or weakened.\n\n{tools}"
+    "been removed or weakened.{git}\n\n{tools}"
 )
+SOLVER_GIT = " Your copy is a git repository with one commit of its starting state."
 SOLVER_SUBMIT = "<submit/> -- you are done; the current state of your copy is scored."
 SOLVER_USER = (
     "The diff below restores tests that are missing or weakened in your copy. Change the code "
@@ -395,6 +398,10 @@ class BugInjectRepairEnv(PipelineEnv):
       tool's output), ``max_file_bytes`` (256 KiB, a viewed or written file), ``max_task_chars``
       (24000, the solvers' diff).
     * ``max_order`` (2), ``order2_prob`` (0.25), ``pool_size`` (16).
+    * ``git_init`` (True): when an agent's copy is first made on disk, git -- run *inside* the
+      sandbox -- makes it a repository with one commit of its start state (SSR re-initialises
+      ``.git`` the same way), so ``git diff`` shows the agent's changes. The harness itself never
+      runs git: its diffs are pure Python and ignore ``.git``.
     * ``max_action_chars`` (32768), ``max_observation_chars`` (65536), ``render_mode``.
 
     ## Version History
@@ -430,6 +437,7 @@ class BugInjectRepairEnv(PipelineEnv):
         max_order: int = 2,
         order2_prob: float = 0.25,
         pool_size: int = 16,
+        git_init: bool = True,
         max_action_chars: int = 32768,
         max_observation_chars: int = 65536,
         render_mode: str | None = None,
@@ -491,6 +499,7 @@ class BugInjectRepairEnv(PipelineEnv):
         self.max_order = max_order
         self.order2_prob = float(order2_prob)
         self.pool: deque[tuple[str, str]] = deque(maxlen=pool_size)
+        self.git_init = bool(git_init)
         self._repo: Any = None
         self._backend: str | None = None
         self._root: Path | None = None
@@ -588,8 +597,8 @@ class BugInjectRepairEnv(PipelineEnv):
             self._workspaces[agent] = path
 
     # ---- workspaces -----------------------------------------------------------------------------
-    def _workspace(self, agent: str) -> Path:
-        """The agent's copy (created on first use)."""
+    def _workspace(self, agent: str, *, git: bool = True) -> Path:
+        """The agent's copy (created on first use; ``git``: with its start commit)."""
         path = self._workspaces.get(agent)
         if path is not None:
             return path
@@ -599,12 +608,24 @@ class BugInjectRepairEnv(PipelineEnv):
         path.parent.mkdir(parents=True, exist_ok=True)
         if agent == "injector_0":
             self.repo.fresh_copy(path)
-        else:  # the start tree, then the files the agent created before it needed a real copy
+        else:
             _unpack_tree(self._start().rows, path)
-            for rel, content in self._overlays.pop(agent, {}).items():
-                _tools.write_text(path, path / rel, content, self.max_file_bytes)
+        if self.git_init and git:
+            self._init_git(path)
+        for rel, content in self._overlays.pop(agent, {}).items():  # files created before
+            _tools.write_text(path, path / rel, content, self.max_file_bytes)
         self._workspaces[agent] = path
         return path
+
+    def _init_git(self, path: Path) -> None:
+        """One commit of the start state, made by git INSIDE the sandbox (never host git)."""
+        box = self._tool_sandbox()
+        box.run(
+            "command -v git >/dev/null && git init -q . && git add -A && "
+            "git -c user.name=selfplay -c user.email=selfplay@localhost commit -qm start",
+            workdir=path,
+            timeout_s=min(30.0, max(self.command_timeout_s, 10.0)),
+        )
 
     def _workspace_path(self, agent: str) -> Path:
         return self._workspaces.get(agent) or (self._episode_root() / f"ep{self._episode}" / agent)
@@ -699,6 +720,7 @@ class BugInjectRepairEnv(PipelineEnv):
             strategy=STRATEGY_TEXT[strategy],
             min_passing=self.config.min_passing_tests,
             min_failing=self.config.min_failing_tests,
+            git=INJECTOR_GIT if self.git_init else "",
         )
         self._prompt("injector_0", INJECTOR_SYSTEM.format(tools=self._help(INJECTOR_SUBMIT)), user)
         self._schedule("injector_0")
@@ -888,7 +910,8 @@ class BugInjectRepairEnv(PipelineEnv):
         self._artifact_id = artifact.artifact_id
         task = _tools.cap_output(self._task, self.max_task_chars)
         user = SOLVER_USER.format(diff=task) + (SOLVER_USER_ORDER2 if order == 2 else "")
-        system = SOLVER_SYSTEM.format(tools=self._help(SOLVER_SUBMIT))
+        git = SOLVER_GIT if self.git_init else ""
+        system = SOLVER_SYSTEM.format(tools=self._help(SOLVER_SUBMIT), git=git)
         for s in self.solvers:
             self._prompt(s, system, user)
         self._schedule(*self.solvers)
@@ -901,7 +924,7 @@ class BugInjectRepairEnv(PipelineEnv):
             return found
         from selfplay_gym.envs.code_repair.artifact import score_repair
 
-        tree = self._workspace(agent)
+        tree = self._workspace(agent, git=False)  # made only to be scored
         score = score_repair(
             self._artifact, self._report, self.repo, self._harness_sandbox(), tree, self.config
         )

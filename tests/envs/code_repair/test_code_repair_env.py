@@ -153,6 +153,36 @@ def test_injector_explores_with_bash_then_submits():
     assert totals["injector_0"] == pytest.approx(1 - 1.8 * 0.5)
 
 
+def test_an_injector_can_make_its_diffs_with_git_in_the_sandbox(artifact, tmp_path):
+    """The tool route a model takes: edit files, `git diff` in the sandbox, submit the JSON."""
+    from selfplay_gym.envs.code_repair.diffs import apply_diff
+    from selfplay_gym.envs.code_repair.env import load_repo_cached
+
+    repo = load_repo_cached("embedded")
+    target = repo.fresh_copy(tmp_path / "t")
+    touched = apply_diff(target, artifact.bug_inject_diff)
+    touched += apply_diff(target, artifact.test_weaken_diff)
+    env = _env(num_solvers=2)
+    env.reset(seed=0)
+    for rel in touched:
+        env.step(f'<create path="{rel}">\n{(target / rel).read_text()}</create>')
+
+    def diff(where):
+        env.step(f"<bash>git diff -- {where}</bash>")
+        out = env.infos["injector_0"]["messages"][-1]["content"]
+        return out.rsplit("\n[exit code 0]", 1)[0] + "\n"
+
+    data = {
+        "test_files": list(artifact.test_files),
+        "bug_inject_diff": diff("src"),
+        "test_weaken_diff": diff("tests"),
+    }
+    env.step("<submit>" + json.dumps(data) + "</submit>")
+    info = env.infos["injector_0"]
+    assert info["artifact_valid"] is True, info.get("first_failure")
+    assert env.agent_selection == "solver_0"
+
+
 # ---- invalid artifacts --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "reply, reason",
@@ -220,8 +250,9 @@ def test_tools_work_on_the_solvers_copy_and_a_solver_out_of_turns_is_truncated(a
     env.reset(seed=0, options={"artifact": artifact})
     act(env, '<view path="src/tallykit"/>')
     assert "rle.py" in env.observe("solver_0")
-    act(env, "<bash>test -d .git && echo has-git || echo no-git; ls tests | wc -l</bash>")
-    assert "no-git" in env.observe("solver_0")
+    act(env, "<bash>git log --format=%s; git status --short | wc -l</bash>")
+    out = env.infos["solver_0"]["messages"][-1]["content"]
+    assert out.split()[:2] == ["start", "0"], "one commit of the start state (SSR's re-init)"
     act(env, '<create path="notes.txt">hi</create>')
     assert env.truncations["solver_0"] and env.infos["solver_0"]["out_of_turns"]
     assert env.rewards["solver_0"] == -1.0
