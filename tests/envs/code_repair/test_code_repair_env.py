@@ -302,10 +302,8 @@ def test_gymnasium_solver_view_repair_only(artifact):
     env = gymnasium.make(ID, learner="solver_0", opponent="oracle", num_solvers=2)
     obs, info = env.reset(seed=0, options={"artifact": artifact})
     assert "restores tests" in obs and info["role"] == "solver"
-    aec = env.unwrapped.aec_env
     _, reward, term, trunc, info = env.step("<submit/>")
     assert term and reward == -1.0 and info["solved"] is False
-    assert aec.infos == {} or True
 
 
 def test_gymnasium_injector_view_against_scripted_solvers(artifact):
