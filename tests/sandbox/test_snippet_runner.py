@@ -115,6 +115,29 @@ def test_expr_is_evaluated_inside_the_sandbox_not_on_the_host(runner):
     assert "SELFPLAY" not in " ".join(env_names)
 
 
+def test_a_snippet_cannot_read_the_previous_snippets_result(runner):
+    secret = f"gold{uuid.uuid4().hex}"
+    assert runner.run(f"x = {secret!r}", "x").value == repr(secret)
+    spy = (
+        "import gc, sys\n"
+        "def f():\n"
+        "    seen, fr = [], sys._getframe()\n"
+        "    while fr is not None:\n"
+        "        seen += [repr(v) for v in fr.f_locals.values()]\n"
+        "        fr = fr.f_back\n"
+        "    seen += [repr(o) for o in gc.get_objects() if isinstance(o, (str, bytes, dict))]\n"
+        f"    needle = {secret[::-1]!r}[::-1]\n"  # the spy's own text holds it reversed only
+        "    return any(needle in s for s in seen)\n"
+    )
+    assert runner.run(spy, "f()").value == "False"
+
+
+def test_a_snippet_cannot_write_the_servers_memory(runner):
+    code = "import os\nfd = os.open(f'/proc/{os.getppid()}/mem', os.O_RDWR)"
+    res = runner.run(code)
+    assert not res.ok and res.error.startswith("PermissionError"), res
+
+
 def test_daemons_started_by_a_snippet_are_swept(runner):
     marker = f"snipd{uuid.uuid4().hex[:8]}"
     code = (
