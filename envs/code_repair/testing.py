@@ -68,6 +68,8 @@ console_output_style = classic
 """The only pytest configuration a harness run reads (``-c``); the repo's own ini files are
 ignored. ``xunit1`` adds the ``file`` attribute that :func:`parse_junit` uses to name tests."""
 _STATUS_RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+_MAX_NAME_PARTS = 64
+"""Dots of a ``classname`` that :func:`parse_junit` splits at (the rest stays in the last part)."""
 
 
 class JUnitError(ValueError):
@@ -125,7 +127,9 @@ def _case_id(attrs: dict[str, str], modules: dict[str, str]) -> str | None:
     file = attrs.get("file") or ""
     if not classname:  # a module that failed to collect: name is its dotted path
         return modules.get(name) or file or name.replace(".", "/") + ".py"
-    parts = classname.split(".")
+    # At most _MAX_NAME_PARTS cuts, each joining at most that many parts: linear in the name
+    # (a report can hold a classname of millions of dots; trying every cut was quadratic).
+    parts = classname.split(".", _MAX_NAME_PARTS)
     for cut in range(len(parts), 0, -1):
         path = modules.get(".".join(parts[:cut]))
         if path is not None:

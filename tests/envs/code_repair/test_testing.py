@@ -123,6 +123,17 @@ def test_parse_junit_refuses_huge_reports_unparsed():
         parse_junit(REPORT.decode())
 
 
+def test_parse_junit_is_linear_in_a_classname_of_many_dots():
+    # Code under test can rewrite the report: a 12 MB one of such names took minutes.
+    name = ".".join(["a"] * 3000)
+    case = f'<testcase classname="{name}" name="t"/>'.encode()
+    report = b"<testsuites>" + case * 2000 + b"</testsuites>"
+    assert len(report) < testing.MAX_REPORT_BYTES
+    started = time.perf_counter()
+    assert len(parse_junit(report, test_files=["tests/test_a.py"])) == 1
+    assert time.perf_counter() - started < 5.0
+
+
 def test_read_report_does_not_follow_a_planted_symlink(tmp_path):
     secret = tmp_path / "secret.xml"
     secret.write_bytes(REPORT)
