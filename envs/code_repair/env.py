@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import weakref
 from collections import OrderedDict, deque
@@ -215,7 +216,10 @@ def _rmtree(path: str | os.PathLike) -> None:
         except OSError:
             pass
 
-    shutil.rmtree(path, onerror=onerror)
+    try:
+        shutil.rmtree(path, onerror=onerror)
+    except RecursionError:  # a sandboxed command nested directories past the recursion limit
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", os.fspath(path)], check=False)
 
 
 # ---- prompts (our own wording) ------------------------------------------------------------------
@@ -962,7 +966,10 @@ class BugInjectRepairEnv(PipelineEnv):
             return
         if agent not in self._workspaces and not self._overlays.get(agent):
             return  # nothing changed: the same start state again
-        key = (*self._start_key(), self._tree_key(agent))
+        try:
+            key = (*self._start_key(), self._tree_key(agent))
+        except (OSError, RecursionError):  # a tree too deep to digest (os.walk recurses)
+            return
         patch = _PATCHES.get(key)
         if patch is None:
             from selfplay_gym.envs.code_repair.diffs import make_diff

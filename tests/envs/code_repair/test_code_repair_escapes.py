@@ -235,3 +235,19 @@ def test_nothing_leaks_into_the_host_tree_after_close(artifact):
     assert (path / "planted.txt").exists()
     solver.env.close()
     assert not path.exists() and not os.path.exists(path.parent)
+
+
+def test_directories_nested_past_the_recursion_limit_neither_crash_nor_leak(artifact):
+    """Blocked: a tree too deep for os.walk/shutil.rmtree (recursive in 3.11) is unscored and not
+    pooled, and the episode dir is still removed (it made step() and close() raise)."""
+    solver = Solver(artifact, max_order=2)
+    out = solver.call(
+        "<bash>python -c \"import os\nfor i in range(1500):\n    os.mkdir('d')\n    "
+        "os.chdir('d')\nprint('deep')\"</bash>"
+    )
+    assert "deep" in out
+    root = solver.env._workspaces["solver_0"]
+    info = solver.submit()
+    assert info["solved"] is False
+    solver.env.close()
+    assert not root.exists()
