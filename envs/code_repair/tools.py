@@ -326,7 +326,11 @@ def view(root: Path, call: ToolCall, *, max_bytes: int, max_chars: int) -> str:
         for name in names[:MAX_LIST_ENTRIES]:
             mode = os.lstat(path / name).st_mode
             suffix = "/" if stat.S_ISDIR(mode) else "@" if stat.S_ISLNK(mode) else ""
-            shown.append(name + suffix)
+            # A name that is not UTF-8 reaches Python with surrogates, which no tokenizer can
+            # encode: show its bad bytes as U+FFFD instead.
+            shown.append(
+                name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") + suffix
+            )
         more = len(names) - len(shown)
         return "\n".join(shown) + (f"\n... ({more} more)" if more > 0 else "") or "(empty)"
     lines = read_text(path, max_bytes).splitlines()

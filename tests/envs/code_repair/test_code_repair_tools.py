@@ -135,6 +135,13 @@ def test_view_numbers_lines_and_lists_directories(tree):
     assert listing.splitlines() == ["README.md", "src/"]
 
 
+def test_a_listed_name_that_is_not_utf8_is_shown_encodable(tree):
+    os.mkdir(os.path.join(os.fsencode(tree), b"bad\xffname"))
+    listing = view(tree, parse_tool_call('<view path="."/>')[0], max_bytes=1 << 16, max_chars=4000)
+    assert "bad\ufffdname/" in listing.splitlines()
+    listing.encode("utf-8")  # a tokenizer's first step: no lone surrogates
+
+
 def test_edit_replaces_exactly_one_occurrence(tree):
     call, _ = parse_tool_call('<edit path="src/pkg/mod.py"><old>x + 1</old><new>x - 1</new></edit>')
     assert "Edited" in edit(tree, call, max_bytes=1 << 16)
