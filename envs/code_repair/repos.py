@@ -40,6 +40,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
+from selfplay_gym.cache import cache_root
+
 __all__ = [
     "KNOWN_PROJECTS",
     "KnownProject",
@@ -139,20 +141,6 @@ KNOWN_PROJECTS: dict[str, KnownProject] = {
     ),
 }
 """The default PyPI projects (pure Python, tests in the sdist, suites of 1.7-4 s sandboxed)."""
-
-
-def cache_root() -> Path:
-    """The cache directory (not created here).
-
-    ``$SELFPLAY_GYM_CACHE`` if set, else ``$XDG_CACHE_HOME/selfplay-gym``, else
-    ``~/.cache/selfplay-gym``.
-    """
-    explicit = os.environ.get("SELFPLAY_GYM_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "selfplay-gym"
 
 
 def _excluded(name: str) -> bool:

@@ -57,6 +57,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from selfplay_gym.cache import cache_root
 from selfplay_gym.envs.search.base import Corpus, Hit, Passage, SearchBackend, SearchError
 
 if TYPE_CHECKING:
@@ -105,20 +106,6 @@ _WORD = re.compile(r"[^\W_]+")
 _TANTIVY_SCHEMA_VERSION = 1
 _MARKER = "COMPLETE.json"
 _STALE_TEMP_SECONDS = 3600.0
-
-
-def cache_root() -> Path:
-    """The directory where indexes and embeddings are cached.
-
-    ``$SELFPLAY_GYM_CACHE`` if set, else ``$XDG_CACHE_HOME/selfplay-gym``, else
-    ``~/.cache/selfplay-gym``. The directory is not created here.
-    """
-    explicit = os.environ.get("SELFPLAY_GYM_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "selfplay-gym"
 
 
 def _clean_text(text: str) -> str:

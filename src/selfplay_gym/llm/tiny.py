@@ -100,11 +100,12 @@ def _game_prompts(games: int = 3) -> list[str]:
 def default_tiny_model_dir() -> Path:
     """Where :func:`build_tiny_model` caches its model by default.
 
-    ``$SELFPLAY_GYM_CACHE/tiny-gpt2`` if that variable is set, else
-    ``~/.cache/selfplay_gym/tiny-gpt2``.
+    ``tiny-gpt2`` in :func:`selfplay_gym.cache.cache_root` (``$SELFPLAY_GYM_CACHE``, else
+    ``~/.cache/selfplay-gym``).
     """
-    root = os.environ.get("SELFPLAY_GYM_CACHE") or Path.home() / ".cache" / "selfplay_gym"
-    return Path(root) / "tiny-gpt2"
+    from selfplay_gym.cache import cache_root
+
+    return cache_root() / "tiny-gpt2"
 
 
 def build_tiny_model(
