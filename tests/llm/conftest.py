@@ -1,6 +1,8 @@
 """Fixtures of the language-model tests: one tiny model, one real HTTP server, every backend.
 
 * ``tiny_model_path`` -- :func:`selfplay_gym.llm.tiny.build_tiny_model`, built once per session.
+* ``tiny_text_policy`` -- a factory of :class:`~selfplay_gym.llm.LLMPolicy` on that model (plain
+  text, no chat template), for the rollout-engine smoke tests (see rollout_checks.py).
 * ``tiny_server`` -- ``transformers serve`` on that model: a real OpenAI-compatible server on a
   free local port, in its own process group, killed (group and all) at the end of the session.
 * ``backend`` -- the shared behaviour suite's parameter: the transformers backend, the HTTP
@@ -20,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,28 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from selfplay_gym.llm.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("llm") / "tiny")
+
+
+@pytest.fixture
+def tiny_text_policy(tiny_model_path: Path) -> Iterator[Callable[..., Any]]:
+    """``make(max_new_tokens=12, stop=(), name="tiny")``: a plain-text policy on the tiny model.
+
+    Each call loads its own :class:`TransformersBackend`, closed when the test ends.
+    """
+    from selfplay_gym.llm import LLMPolicy, SamplingParams
+    from selfplay_gym.llm.transformers_backend import TransformersBackend
+
+    backends: list[TransformersBackend] = []
+
+    def make(max_new_tokens: int = 12, stop: tuple[str, ...] = (), name: str = "tiny"):
+        backend = TransformersBackend(str(tiny_model_path))
+        backends.append(backend)
+        sampling = SamplingParams(max_new_tokens=max_new_tokens, stop=tuple(stop), seed=None)
+        return LLMPolicy(backend, sampling=sampling, chat=False, name=name)
+
+    yield make
+    for backend in backends:
+        backend.close()
 
 
 def _serve_command(model: Path, port: int) -> list[str]:

@@ -6,8 +6,7 @@ Skips when no isolating sandbox backend (bwrap, unshare) is usable here.
 from __future__ import annotations
 
 import pytest
-
-from selfplay_gym.rollout import RolloutEngine
+from rollout_checks import rollout
 
 SSR = "selfplay/BugInjectRepair-v0"
 
@@ -26,27 +25,16 @@ def _problem() -> str | None:
 pytestmark = pytest.mark.skipif(_problem() is not None, reason=_problem() or "")
 
 
-def returns_match_rewards(records):
-    steps = [r for r in records if r["type"] == "step"]
-    episodes = [r for r in records if r["type"] == "episode"]
-    for ep in episodes:
-        for agent, ret in ep["returns"].items():
-            mine = [r for r in steps if r["episode_id"] == ep["episode_id"] and r["agent"] == agent]
-            assert sum(r["reward"] for r in mine) == pytest.approx(ret)
-    return steps, episodes
-
-
 def test_scripted_rollout_credits_the_injector_by_ssr():
-    engine = RolloutEngine(
+    _, episodes = rollout(
         SSR,
         {"scripted": "scripted"},
+        6,
         mapping={"injector": "scripted", "solver": "scripted"},
         num_envs=2,
         env_kwargs={"order2_prob": 0.0},
         seed=1,
     )
-    engine.run(6)
-    _, episodes = returns_match_rewards(engine.records)
     assert len(episodes) == 6
     for ep in episodes:
         solvers = [ep["returns"][f"solver_{i}"] for i in range(4)]
@@ -58,26 +46,17 @@ def test_scripted_rollout_credits_the_injector_by_ssr():
         assert injector == pytest.approx(-0.8 if s in (0.0, 1.0) else 1 - 1.8 * s)
 
 
-def test_tiny_model_repairs_through_the_rollout_engine(tiny_model_path):
-    from selfplay_gym.llm import LLMPolicy, SamplingParams
-    from selfplay_gym.llm.transformers_backend import TransformersBackend
-
-    policy = LLMPolicy(
-        TransformersBackend(str(tiny_model_path)),
-        sampling=SamplingParams(max_new_tokens=12, seed=None),
-        chat=False,
-        name="tiny",
-    )
-    engine = RolloutEngine(
+def test_tiny_model_repairs_through_the_rollout_engine(tiny_text_policy):
+    policy = tiny_text_policy()
+    steps, episodes = rollout(
         SSR,
         {"tiny": policy, "scripted": "scripted"},
+        2,
         mapping={"injector": "scripted", "solver": "tiny"},
         num_envs=2,
         env_kwargs={"num_solvers": 2, "max_turns": 2, "injector": "rule"},
         seed=0,
     )
-    engine.run(2)
-    steps, episodes = returns_match_rewards(engine.records)
     assert len(episodes) == 2
     solver_steps = [r for r in steps if r["role"] == "solver" and r["token_ids"]]
     assert solver_steps, "the rule artifacts reach the model"

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
-
-from selfplay_gym.rollout import RolloutEngine
+from rollout_checks import rollout
 
 DUAL = "selfplay/DualPlay-v0"
 
 
-def returns_match_rewards(records):
-    steps = [r for r in records if r["type"] == "step"]
-    episodes = [r for r in records if r["type"] == "episode"]
-    for ep in episodes:
-        for agent, ret in ep["returns"].items():
-            mine = [r for r in steps if r["episode_id"] == ep["episode_id"] and r["agent"] == agent]
-            assert sum(r["reward"] for r in mine) == pytest.approx(ret)
-    return steps, episodes
-
-
 def test_scripted_rollout_credits_the_proposer_by_pasodoble():
-    engine = RolloutEngine(
+    steps, episodes = rollout(
         DUAL,
         {"scripted": "scripted"},
+        6,
         mapping={"proposer": "scripted", "solver": "scripted"},
         num_envs=2,
         seed=1,
     )
-    engine.run(6)
-    steps, episodes = returns_match_rewards(engine.records)
     assert len(episodes) == 6
     for ep in episodes:
         p = sum(ep["returns"][f"solver_{i}"] for i in range(6)) / 6
@@ -37,26 +24,17 @@ def test_scripted_rollout_credits_the_proposer_by_pasodoble():
         assert proposer == 0.0 or (p > 0.2 and 1.1 - p < proposer <= 1.3 - p + 1e-9)
 
 
-def test_tiny_model_solves_through_the_rollout_engine(tiny_model_path):
-    from selfplay_gym.llm import LLMPolicy, SamplingParams
-    from selfplay_gym.llm.transformers_backend import TransformersBackend
-
-    policy = LLMPolicy(
-        TransformersBackend(str(tiny_model_path)),
-        sampling=SamplingParams(max_new_tokens=12, seed=None),
-        chat=False,
-        name="tiny",
-    )
-    engine = RolloutEngine(
+def test_tiny_model_solves_through_the_rollout_engine(tiny_text_policy):
+    policy = tiny_text_policy()
+    steps, episodes = rollout(
         DUAL,
         {"tiny": policy, "scripted": "scripted"},
+        3,
         mapping={"proposer": "scripted", "solver": "tiny"},
         num_envs=2,
         env_kwargs={"num_solvers": 2},
         seed=0,
     )
-    engine.run(3)
-    steps, episodes = returns_match_rewards(engine.records)
     assert len(episodes) == 3
     solver_steps = [r for r in steps if r["role"] == "solver"]
     assert solver_steps, "the scripted proposer's valid problems reach the model"

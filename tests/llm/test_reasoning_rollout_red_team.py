@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
-from selfplay_gym.rollout import RolloutEngine
+from rollout_checks import rollout
 
 RED_TEAM = "selfplay/RedTeam-v0"
 
 
-def returns_match_rewards(records):
-    steps = [r for r in records if r["type"] == "step"]
-    episodes = [r for r in records if r["type"] == "episode"]
-    for ep in episodes:
-        for agent, ret in ep["returns"].items():
-            mine = [r for r in steps if r["episode_id"] == ep["episode_id"] and r["agent"] == agent]
-            assert sum(r["reward"] for r in mine) == pytest.approx(ret)
-    return steps, episodes
-
-
 def test_scripted_rollout_gives_general_sum_returns():
-    engine = RolloutEngine(RED_TEAM, {"scripted": "scripted"}, num_envs=3, seed=1)
-    engine.run(12)
-    steps, episodes = returns_match_rewards(engine.records)
+    steps, episodes = rollout(RED_TEAM, {"scripted": "scripted"}, 12, num_envs=3, seed=1)
     assert len(episodes) == 12
     # attacker: format +-1 plus at most 0.5 + 0.5 + 1; defender: format plus at most 1 + 1
     for ep in episodes:
@@ -31,19 +17,9 @@ def test_scripted_rollout_gives_general_sum_returns():
     assert len({ep["returns"]["defender_0"] for ep in episodes}) > 1
 
 
-def test_tiny_model_plays_both_seats_through_the_rollout_engine(tiny_model_path):
-    from selfplay_gym.llm import LLMPolicy, SamplingParams
-    from selfplay_gym.llm.transformers_backend import TransformersBackend
-
-    policy = LLMPolicy(
-        TransformersBackend(str(tiny_model_path)),
-        sampling=SamplingParams(max_new_tokens=12, stop=("</answer>",), seed=None),
-        chat=False,
-        name="tiny",
-    )
-    engine = RolloutEngine(RED_TEAM, {"tiny": policy}, num_envs=2, seed=0)
-    engine.run(3)
-    steps, episodes = returns_match_rewards(engine.records)
+def test_tiny_model_plays_both_seats_through_the_rollout_engine(tiny_text_policy):
+    policy = tiny_text_policy(stop=("</answer>",))
+    steps, episodes = rollout(RED_TEAM, {"tiny": policy}, 3, num_envs=2, seed=0)
     assert len(episodes) == 3
     acted = [r for r in steps if r["token_ids"]]
     assert {r["role"] for r in acted} == {"attacker", "defender"}
