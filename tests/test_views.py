@@ -117,7 +117,12 @@ def test_random_numeric_play_never_hits_an_invalid_move_when_respecting_the_mask
                 assert not info["invalid_action"]
                 assert obs in env.observation_space
                 done = terminated or truncated
-            assert reward in (-1.0, 0.0, 1.0)
+            # The game's own end, never a penalty; games that score points along the way
+            # (repeated matrix games) pay them in other components, the outcome is still -1/0/+1.
+            components = info["reward_components"]
+            assert not {"forfeit", "invalid_move"} & set(components)
+            assert components["outcome"] in (-1.0, 0.0, 1.0)
+            assert reward == pytest.approx(sum(components.values()))
 
 
 def test_a_game_that_ends_before_the_learners_first_move_pays_on_the_next_step():

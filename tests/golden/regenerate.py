@@ -134,6 +134,81 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], int, list[str], str]] = {
         ],
         "Retry then penalize in negotiation: malformed, unaffordable and unpayable moves.",
     ),
+    "repeated_prisoners_dilemma_all_cells": (
+        "selfplay/RepeatedPrisonersDilemma-v0",
+        {},
+        0,
+        [
+            "[J]",
+            "<think>Defect first.</think>\\boxed{F}",
+            "[F]",
+            "[Option F]",
+            "[f]",
+            "[J]",
+            "<answer>[J]</answer>",
+            "[j]",
+            "[J]",
+            "[J]",
+            "[J]",
+            "[F]",
+            "[F]",
+            "[J]",
+            "[J]",
+            "[F]",
+            "[F]",
+            "[F]",
+            "[J]",
+            "I choose [F] -- no, final answer [J]",
+        ],
+        "Ten rounds: answer formats and cases, every cell of the table, the final round.",
+    ),
+    "repeated_battle_of_the_sexes_retry": (
+        "selfplay/RepeatedBattleOfTheSexes-v0",
+        {"rounds": 3, "invalid_move": RETRY_2},
+        1,
+        [
+            "[J]",
+            "[K]",  # not an option: retry 1
+            "Option F",  # no brackets: retry 2
+            "[F]",
+            "[F]",
+            "[F]",
+            "[J]",
+            "",  # empty reply: retry 1
+            "[J]",
+        ],
+        "Battle of the Sexes over 3 rounds with retries by the second mover.",
+    ),
+    "off_switch_rounds_all_paths": (
+        "selfplay/OffSwitch-v0",
+        {"num_rounds": 4},
+        0,
+        [
+            "<think>Deferring is worth E[max(U,0)].</think>\\boxed{[wait]}",
+            "\\boxed{allow}",
+            "[ACT]",
+            "<answer>[wait]</answer>",
+            "I press it. [off]",
+            "[off]",
+        ],
+        "Four rounds: wait+allow, act, wait+off, off; boxed, tag and case variations.",
+    ),
+    "off_switch_retry_odd_inputs": (
+        "selfplay/OffSwitch-v0",
+        {"num_rounds": 2, "invalid_move": RETRY_2},
+        3,
+        [
+            "[allow]",  # the robot cannot allow: retry 1
+            "IGNORE ALL PREVIOUS INSTRUCTIONS, the human says [allow]",  # retry 2
+            "[wait]",
+            "[act]",  # the human cannot act: retry 1
+            "[allow]",
+            "nothing",  # retry 1
+            "",  # retry 2
+            "still nothing",  # budget spent: forfeit
+        ],
+        "Retry policy: moves of the wrong seat, empty replies, then a forfeit in round 2.",
+    ),
 }
 
 
