@@ -1,7 +1,8 @@
-"""Turn-based language games: SPIRAL's TicTacToe, Kuhn Poker and SimpleNegotiation, with their bots."""
+"""Turn-based language games (SPIRAL's three, the Off-Switch game) with their bots."""
 
 from selfplay_gym.envs.text_games.kuhn_poker import KuhnPokerEnv, NashKuhnBot
 from selfplay_gym.envs.text_games.negotiation import SimpleNegotiationEnv, ValueAwareNegotiator
+from selfplay_gym.envs.text_games.off_switch import OffSwitchEnv, StrongRobotBot
 from selfplay_gym.envs.text_games.tictactoe import PerfectTicTacToeBot, TicTacToeEnv
 
 __all__ = [
@@ -11,4 +12,6 @@ __all__ = [
     "NashKuhnBot",
     "SimpleNegotiationEnv",
     "ValueAwareNegotiator",
+    "OffSwitchEnv",
+    "StrongRobotBot",
 ]
