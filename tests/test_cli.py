@@ -49,6 +49,18 @@ def test_list_shows_every_id_with_its_kind_and_move_count(capsys):
     assert "MoveText(" in tictactoe and " 9 " in tictactoe
 
 
+def test_list_groups_the_ids_by_family(capsys):
+    import selfplay_gym
+
+    _, out, _ = run_cli(capsys, "list")
+    headings = [line for line in out.splitlines() if line.startswith("[")]
+    families = [s.family for s in selfplay_gym.ENV_SPECS]
+    assert headings == [f"[{f}]" for f in dict.fromkeys(families)]  # each once, registry order
+    assert {"[text_games]", "[search]", "[reasoning]", "[code_repair]"} <= set(headings)
+    section = out.split("[search]")[1].split("\n\n")[0]
+    assert "selfplay/SearchQA-v0" in section and "selfplay/TicTacToe-v0" not in section
+
+
 # ---- arena -----------------------------------------------------------------------------------
 def test_arena_strong_never_loses_tictactoe_and_games_add_up(capsys):
     code, out, _ = run_cli(

@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     header = ("id", "kind", "agents", "observation space", "action space", "moves", "summary")
     rows = []
-    for s in ENV_SPECS:
+    families: list[str] = []
+    for s in sorted(ENV_SPECS, key=lambda s: _first_index(s.family)):
+        families.append(s.family)
         env = s.make()
         agents = list(env.possible_agents)
         first = agents[0]
@@ -163,8 +165,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
             )
         )
         env.close()
-    print(_columns(header, rows))
+    lines = _columns(header, rows).splitlines()
+    out = lines[:1]
+    for i, (family, line) in enumerate(zip(families, lines[1:], strict=True)):
+        if i == 0 or family != families[i - 1]:  # a heading per family, in registry order
+            out += ["", f"[{family}]"]
+        out.append(line)
+    print("\n".join(out))
     return 0
+
+
+def _first_index(family: str) -> int:
+    """The position of ``family``'s first id in the registry (families keep their order)."""
+    return next(i for i, s in enumerate(ENV_SPECS) if s.family == family)
 
 
 def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -73,6 +73,13 @@ class SelfPlaySpec:
         return _ID_RE.match(self.id).group(1)  # type: ignore[union-attr]
 
     @property
+    def family(self) -> str:
+        """The env family: the folder under ``envs/`` (``"text_games"``, ``"search"``, ...)."""
+        module = self.entry_point.partition(":")[0]
+        prefix = "selfplay_gym.envs."
+        return module[len(prefix) :].split(".")[0] if module.startswith(prefix) else module
+
+    @property
     def numeric(self) -> bool:
         """Whether ``numeric=True`` works: the env has a finite move set and a state tensor.
 
