@@ -22,10 +22,10 @@ Example:
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from selfplay_gym.core.verifiers import normalize_answer
 from selfplay_gym.envs.search.base import Hit
 
 __all__ = [
@@ -106,16 +106,6 @@ def parse_turn(text: str, allowed: Sequence[str]) -> TurnParse:
 def count_answer_tags(text: str) -> int:
     """Opening and closing ``answer`` tags in ``text`` (SSP reduces the reward above 10)."""
     return len(_ANSWER_TAG_RE.findall(text))
-
-
-_PUNCT = str.maketrans("", "", string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalization: lower case, no punctuation, no articles, single spaces."""
-    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCT))
-    return " ".join(text.split())
 
 
 def exact_match(prediction: str, answers: Sequence[str]) -> bool:

@@ -96,6 +96,18 @@ class SelfPlaySpec:
 _TEXT_GAMES = "selfplay_gym.envs.text_games"
 _SEARCH = "selfplay_gym.envs.search"
 _REASONING = "selfplay_gym.envs.reasoning"
+_REPEATED_GAME_BOTS = {
+    "strong": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
+    "always_j": f"{_TEXT_GAMES}.repeated_games:AlwaysJBot",
+    "always_f": f"{_TEXT_GAMES}.repeated_games:AlwaysFBot",
+    "defect_once": f"{_TEXT_GAMES}.repeated_games:DefectOnceBot",
+    "tit_for_tat": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
+    "grim": f"{_TEXT_GAMES}.repeated_games:GrimTriggerBot",
+}
+_SEARCH_BOTS = {
+    "scripted": f"{_SEARCH}.players:ScriptedSearchPlayer",
+    "careful": f"{_SEARCH}.players:CarefulSearchPlayer",
+}
 _CODE_REASONING = "selfplay_gym.envs.code_reasoning"
 _CODE_REPAIR = "selfplay_gym.envs.code_repair"
 
@@ -128,14 +140,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
             "rounds": 10,
             "game_name": "the Prisoner's Dilemma",
         },
-        bots={
-            "strong": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
-            "always_j": f"{_TEXT_GAMES}.repeated_games:AlwaysJBot",
-            "always_f": f"{_TEXT_GAMES}.repeated_games:AlwaysFBot",
-            "defect_once": f"{_TEXT_GAMES}.repeated_games:DefectOnceBot",
-            "tit_for_tat": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
-            "grim": f"{_TEXT_GAMES}.repeated_games:GrimTriggerBot",
-        },
+        bots=_REPEATED_GAME_BOTS,
         summary="Repeated Prisoner's Dilemma, 10 rounds, options J/F (Akata et al.); strong bot: tit-for-tat.",
     ),
     SelfPlaySpec(
@@ -146,14 +151,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
             "rounds": 10,
             "game_name": "the Battle of the Sexes",
         },
-        bots={
-            "strong": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
-            "always_j": f"{_TEXT_GAMES}.repeated_games:AlwaysJBot",
-            "always_f": f"{_TEXT_GAMES}.repeated_games:AlwaysFBot",
-            "defect_once": f"{_TEXT_GAMES}.repeated_games:DefectOnceBot",
-            "tit_for_tat": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
-            "grim": f"{_TEXT_GAMES}.repeated_games:GrimTriggerBot",
-        },
+        bots=_REPEATED_GAME_BOTS,
         summary="Repeated Battle of the Sexes, 10 rounds, options J/F (Akata et al.); strong bot: tit-for-tat.",
     ),
     SelfPlaySpec(
@@ -175,10 +173,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         id="selfplay/SearchSelfPlay-v0",
         entry_point=f"{_SEARCH}.env:SearchSelfPlayEnv",
         kwargs={"num_solvers": 5, "topk": 3, "max_turns": 10},
-        bots={
-            "scripted": f"{_SEARCH}.players:ScriptedSearchPlayer",
-            "careful": f"{_SEARCH}.players:CarefulSearchPlayer",
-        },
+        bots=_SEARCH_BOTS,
         default_opponent="scripted",
         summary="Search self-play (SSP): a proposer searches to pose a question, 5 solvers search to answer it.",
     ),
@@ -186,10 +181,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         id="selfplay/SearchQA-v0",
         entry_point=f"{_SEARCH}.env:SearchSelfPlayEnv",
         kwargs={"questions": "fixture", "num_solvers": 1, "topk": 3, "max_turns": 10},
-        bots={
-            "scripted": f"{_SEARCH}.players:ScriptedSearchPlayer",
-            "careful": f"{_SEARCH}.players:CarefulSearchPlayer",
-        },
+        bots=_SEARCH_BOTS,
         default_opponent="scripted",
         summary="Search-R1's task: answer questions by searching the corpus (the solver side of SSP).",
     ),

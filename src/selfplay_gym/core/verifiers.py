@@ -92,7 +92,13 @@ _ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
-def _squad_normalize(text: str) -> str:
+def normalize_answer(text: str) -> str:
+    """SQuAD normalization: lower case, no punctuation, no articles, single spaces.
+
+    Example:
+        >>> normalize_answer("The  Orvane!")
+        'orvane'
+    """
     text = text.lower().translate(_PUNCTUATION)
     return " ".join(_ARTICLES_RE.sub(" ", text).split())
 
@@ -118,8 +124,8 @@ class ExactMatch:
     def __call__(self, prediction: str, references: str | Sequence[str]) -> Verdict:
         """Score 1 if the normalized prediction equals a normalized reference, else 0."""
         refs = [references] if isinstance(references, str) else list(references)
-        pred = _squad_normalize(cap_text(str(prediction), self.max_chars)[0])
-        hit = any(pred == _squad_normalize(str(r)) for r in refs)
+        pred = normalize_answer(cap_text(str(prediction), self.max_chars)[0])
+        hit = any(pred == normalize_answer(str(r)) for r in refs)
         return Verdict(1.0 if hit else 0.0, details={"prediction": pred})
 
 
