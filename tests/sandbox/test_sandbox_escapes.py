@@ -19,6 +19,7 @@ import pytest
 
 from selfplay_gym import sandbox as sb
 from selfplay_gym.sandbox import Limits, Sandbox, UnsafeSandboxWarning
+from selfplay_gym.sandbox.layout import build_layout
 
 ISOLATING = ["bwrap", "unshare"]
 
@@ -127,7 +128,7 @@ def test_write_outside_the_copy_fails_and_nothing_appears_on_the_host(backend, w
         "usr": "/usr/planted.txt",
         "root_fs": "/planted.txt",
         "etc": "/etc/planted.txt",
-        "venv": "/opt/selfplay-venv/planted.txt",
+        "venv": os.path.join(build_layout().venv, "planted.txt"),
         "checkout": "/work/../planted.txt",
     }
     res = _py(
