@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml setup.py
 	# torch first, pinned to the CPU build this machine kind keeps on disk; an unpinned torch
 	# (pulled in by stable-baselines3) would download a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev,sb3,llm,serve,rllib,search,reasoning]"
+	$(PY) -m pip install --quiet -e ".[dev,sb3,llm,serve,rllib,search,reasoning,textarena,openspiel,drones]"
 	touch $(STAMP)
 
 venv: $(STAMP)  ## Create .venv and install the package with its test dependencies
