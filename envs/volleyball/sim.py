@@ -1,0 +1,232 @@
+"""Many volleyball courts stepped together: MuJoCo's batched stepping plus the numpy rotor model.
+
+:class:`CourtBatch` owns a ``mujoco.batch.Batch`` of ``num_courts`` copies of one court model
+and exposes the state as live arrays shaped ``(num_courts, n_drones, ...)``. Everything a task
+needs (drone states, ball state, racket frames) is computed from ``qpos``/``qvel`` in numpy, so
+the per-step Python cost does not grow with the number of courts.
+
+Example:
+    >>> import numpy as np
+    >>> from selfplay_gym.envs.volleyball.physics import COURTS
+    >>> from selfplay_gym.envs.volleyball.sim import CourtBatch
+    >>> batch = CourtBatch(num_courts=2, n_drones=1, court=COURTS["drill"])
+    >>> batch.reset_courts(np.arange(2), drone_pos=np.array([[[4.5, 0, 2]]] * 2),
+    ...                    ball_pos=np.array([[4.5, 0, 5]] * 2))
+    >>> batch.step(np.zeros((2, 1, 4)))   # commands in [-1, 1]
+    >>> batch.drone_pos.shape, batch.ball_pos.shape
+    ((2, 1, 3), (2, 3))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfplay_gym.envs.volleyball.physics import (
+    Court,
+    PhysicsConfig,
+    RotorModel,
+    build_mjcf,
+    quat_to_mat,
+)
+
+__all__ = ["CourtBatch", "ACTION_MODES"]
+
+ACTION_MODES = ("prt", "ctbr")
+"""Per-rotor thrust commands (VolleyBots' default) or collective thrust + body rates."""
+
+
+def _mujoco():
+    try:
+        import mujoco
+        import mujoco.batch  # noqa: F401  (mujoco >= 4.0)
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "drone volleyball needs MuJoCo 4: pip install 'selfplay-gym[drones]'"
+        ) from exc
+    return mujoco
+
+
+class CourtBatch:
+    """``num_courts`` courts of ``n_drones`` drones and one ball, stepped at the control rate.
+
+    Args:
+        num_courts: Courts simulated together.
+        n_drones: Drones per court.
+        court: The court preset.
+        physics: Timestep, control rate, drone and ball constants.
+        action_mode: ``"prt"`` (per-rotor thrust commands) or ``"ctbr"`` (collective thrust and
+            body rates through VolleyBots' PID rate controller).
+        nthread: Threads of the batch (1 by default: one core per env worker).
+    """
+
+    def __init__(
+        self,
+        num_courts: int,
+        n_drones: int,
+        court: Court,
+        physics: PhysicsConfig | None = None,
+        *,
+        action_mode: str = "prt",
+        nthread: int = 1,
+    ):
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"expected action_mode in {ACTION_MODES}, got {action_mode!r}")
+        if num_courts < 1:
+            raise ValueError(f"expected at least one court, got {num_courts}")
+        mujoco = _mujoco()
+        self.num_courts, self.n_drones, self.court = num_courts, n_drones, court
+        self.physics = physics or PhysicsConfig()
+        self.action_mode = action_mode
+        self.model = mujoco.MjModel.from_xml_string(build_mjcf(n_drones, court, self.physics))
+        self.batch = mujoco.batch.Batch(self.model, nsim=num_courts, nthread=nthread)
+        self._qpos = self.batch.bind("qpos")
+        self._qvel = self.batch.bind("qvel")
+        self._ctrl = self.batch.bind("ctrl")
+        self.rotors = RotorModel(self.physics.iris, (num_courts, n_drones))
+        if action_mode == "ctbr":
+            from selfplay_gym.envs.volleyball.controllers import RateController
+
+            self.rate_controller = RateController(self.physics.iris, (num_courts, n_drones))
+        self.time = np.zeros(num_courts)
+        """Simulated seconds since each court's reset."""
+        self.refresh()
+
+    # ---- state views (refreshed after every step) -------------------------------------------
+    def refresh(self) -> None:
+        """Recompute the numpy views of the state from ``qpos``/``qvel``."""
+        n = self.n_drones
+        q = self._qpos.reshape(self.num_courts, n + 1, 7)
+        v = self._qvel.reshape(self.num_courts, n + 1, 6)
+        self.drone_pos = q[:, :n, :3].copy()
+        quat = q[:, :n, 3:7].copy()
+        quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
+        self.drone_quat = np.where(quat[..., :1] < 0, -quat, quat)
+        self.drone_rot = quat_to_mat(self.drone_quat)
+        self.drone_vel = v[:, :n, :3].copy()
+        # Free joints give angular velocity in the body frame; the observation wants the world frame.
+        self.drone_angvel_body = v[:, :n, 3:6].copy()
+        self.drone_angvel = np.einsum("cdij,cdj->cdi", self.drone_rot, self.drone_angvel_body)
+        self.ball_pos = q[:, n, :3].copy()
+        self.ball_vel = v[:, n, :3].copy()
+
+    @property
+    def drone_heading(self) -> np.ndarray:
+        """Body x axes in the world frame, ``(courts, drones, 3)``."""
+        return self.drone_rot[..., :, 0]
+
+    @property
+    def drone_up(self) -> np.ndarray:
+        """Body z axes (the racket normal) in the world frame, ``(courts, drones, 3)``."""
+        return self.drone_rot[..., :, 2]
+
+    def drone_state(self) -> np.ndarray:
+        """VolleyBots' 23-number drone state, ``(courts, drones, 23)``.
+
+        Position, quaternion (w >= 0), linear and angular velocity (world), heading, up, and the
+        rotor throttles scaled to [-1, 1].
+        """
+        return np.concatenate(
+            [
+                self.drone_pos,
+                self.drone_quat,
+                self.drone_vel,
+                self.drone_angvel,
+                self.drone_heading,
+                self.drone_up,
+                self.rotors.throttle * 2.0 - 1.0,
+            ],
+            axis=-1,
+        )
+
+    # ---- writing the state --------------------------------------------------------------------
+    def reset_courts(
+        self,
+        ids: np.ndarray,
+        *,
+        drone_pos: np.ndarray,
+        ball_pos: np.ndarray,
+        drone_yaw: np.ndarray | None = None,
+        drone_vel: np.ndarray | None = None,
+        ball_vel: np.ndarray | None = None,
+    ) -> None:
+        """Put courts ``ids`` in a new state: drones level at rest (or moving), rotors at hover.
+
+        Shapes: ``drone_pos (k, n_drones, 3)``, ``ball_pos (k, 3)``, ``drone_yaw (k, n_drones)``.
+        """
+        ids = np.asarray(ids, dtype=int)
+        if ids.size == 0:
+            return
+        n, k = self.n_drones, len(ids)
+        self.batch.reset(ids.tolist())
+        q = self._qpos.reshape(self.num_courts, n + 1, 7)
+        v = self._qvel.reshape(self.num_courts, n + 1, 6)
+        yaw = np.zeros((k, n)) if drone_yaw is None else np.asarray(drone_yaw, dtype=float)
+        quat = np.zeros((k, n, 4))
+        quat[..., 0], quat[..., 3] = np.cos(yaw / 2), np.sin(yaw / 2)
+        drones = np.concatenate([np.asarray(drone_pos, dtype=float), quat], axis=-1)
+        ball = np.concatenate([np.asarray(ball_pos, dtype=float), np.tile([1.0, 0, 0, 0], (k, 1))], -1)
+        state_q = q[ids]
+        state_q[:, :n] = drones
+        state_q[:, n] = ball
+        state_v = np.zeros((k, n + 1, 6))
+        if drone_vel is not None:
+            state_v[:, :n, :3] = drone_vel
+        if ball_vel is not None:
+            state_v[:, n, :3] = ball_vel
+        self._qpos[ids] = state_q.reshape(k, -1)
+        self._qvel[ids] = state_v.reshape(k, -1)
+        self.rotors.reset(ids)
+        if self.action_mode == "ctbr":
+            self.rate_controller.reset(ids)
+        self.time[ids] = 0.0
+        self.batch.forward(ids.tolist())
+        self.refresh()
+
+    def set_ball(self, ids: np.ndarray, pos: np.ndarray, vel: np.ndarray) -> None:
+        """Teleport the ball of courts ``ids`` (scripted scenarios and tests)."""
+        n = self.n_drones
+        q = self._qpos.reshape(self.num_courts, n + 1, 7)
+        v = self._qvel.reshape(self.num_courts, n + 1, 6)
+        for i, p, u in zip(np.asarray(ids, dtype=int), pos, vel, strict=True):
+            q[i, n, :3], v[i, n, :3], v[i, n, 3:] = p, u, 0.0
+        self.refresh()
+
+    # ---- stepping -----------------------------------------------------------------------------
+    def step(self, actions: np.ndarray, ids: np.ndarray | None = None) -> None:
+        """Apply ``actions (courts, drones, 4)`` in [-1, 1] for one control step.
+
+        In ``prt`` mode the actions are rotor commands; in ``ctbr`` mode they are
+        (roll rate, pitch rate, yaw rate, collective thrust), turned into rotor commands by the
+        rate controller. The rotor lag advances once, then the physics runs ``substeps`` steps
+        with the thrusts held. ``ids`` restricts the step to some courts (others stay frozen).
+        """
+        actions = np.asarray(actions, dtype=float)
+        expected = (self.num_courts, self.n_drones, 4)
+        if actions.shape != expected:
+            raise ValueError(f"expected actions of shape {expected}, got {actions.shape}")
+        if not np.all(np.isfinite(actions)):
+            raise ValueError("actions must be finite")
+        actions = np.clip(actions, -1.0, 1.0)
+        if self.action_mode == "ctbr":
+            actions = self.rate_controller.commands(actions, self.drone_angvel_body)
+        before = None if ids is None else self.rotors.throttle.copy()
+        thrusts = self.rotors.step(actions)
+        if ids is not None:
+            keep = np.ones(self.num_courts, dtype=bool)
+            keep[ids] = False
+            self.rotors.throttle[keep] = before[keep]
+        self._ctrl[:] = thrusts.reshape(self.num_courts, -1)
+        self.batch.step(None if ids is None else np.asarray(ids, dtype=int).tolist(),
+                        nstep=self.physics.substeps)
+        if ids is None:
+            self.time += self.physics.control_dt
+        else:
+            self.time[ids] += self.physics.control_dt
+        self.refresh()
+
+    def get_data(self, court: int):
+        """Court ``court`` as a ``mujoco.MjData`` with derived fields computed (for rendering)."""
+        mujoco = _mujoco()
+        data = self.batch.get_data(court)
+        mujoco.mj_forward(self.model, data)
+        return data
