@@ -31,6 +31,7 @@ from gymnasium.error import NameNotFound, VersionNotFound
 __all__ = [
     "SelfPlaySpec",
     "ENV_SPECS",
+    "TEXTARENA_SPECS",
     "register_all",
     "spec",
     "make",
@@ -286,7 +287,53 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
 )
 """Every environment id of the package."""
 
-_BY_ID = {s.id: s for s in ENV_SPECS}
+# ---- TextArena bridge (envs/textarena; owner: the TextArena helper) ----
+_TEXTARENA = "selfplay_gym.envs.textarena"
+_TEXTARENA_NAMED = {
+    "TicTacToe-v0": "TextArenaTicTacToeEnv",
+    "KuhnPoker-v0": "TextArenaKuhnPokerEnv",
+    "ConnectFour-v0": "TextArenaConnectFourEnv",
+    "Nim-v0": "TextArenaNimEnv",
+    "SimpleNegotiation-v0": "TextArenaSimpleNegotiationEnv",
+}
+"""TextArena ids with a named class; these are also in ENV_SPECS (the main conformance suite)."""
+
+
+def _textarena_specs() -> tuple[SelfPlaySpec, ...]:
+    """One spec per TextArena id, from the committed table (textarena itself is not imported)."""
+    from selfplay_gym.envs.textarena._table import ROWS
+
+    specs = []
+    for textarena_id, name, version, _entry, players, *_ in ROWS:
+        named = _TEXTARENA_NAMED.get(textarena_id)
+        counts = "-".join(map(str, sorted({min(players), max(players)}))) if players else ""
+        specs.append(
+            SelfPlaySpec(
+                id=f"selfplay/{name}-v{version}",
+                entry_point=(
+                    f"{_TEXTARENA}.games:{named}" if named else f"{_TEXTARENA}.env:TextArenaEnv"
+                ),
+                kwargs={} if named else {"game_id": textarena_id},
+                bots={"listed_random": f"{_TEXTARENA}.bots:ListedMoveBot"},
+                default_opponent="listed_random",
+                summary=f"TextArena's {textarena_id} through the bridge"
+                + (
+                    f" ({counts} players)."
+                    if players
+                    else " (does not start: docs/textarena_status.md)."
+                ),
+            )
+        )
+    return tuple(specs)
+
+
+TEXTARENA_SPECS: tuple[SelfPlaySpec, ...] = _textarena_specs()
+"""Every TextArena id (family ``textarena``): registered and known to :func:`spec`, but only the
+named ones are in :data:`ENV_SPECS`, whose ids the full conformance suite runs on."""
+ENV_SPECS = ENV_SPECS + tuple(s for s in TEXTARENA_SPECS if ".games:" in s.entry_point)
+# ---- end of the TextArena block ----
+
+_BY_ID = {s.id: s for s in (*ENV_SPECS, *TEXTARENA_SPECS)}
 _registered = False
 
 
@@ -407,7 +454,7 @@ def register_all() -> None:
     global _registered
     if _registered:
         return
-    for s in ENV_SPECS:
+    for s in _BY_ID.values():
         if s.id not in gymnasium.registry:
             gymnasium.register(
                 id=s.id,
