@@ -111,6 +111,14 @@ _SEARCH_BOTS = {
 }
 _CODE_REASONING = "selfplay_gym.envs.code_reasoning"
 _CODE_REPAIR = "selfplay_gym.envs.code_repair"
+_OPENSPIEL = "selfplay_gym.envs.openspiel"
+_OPENSPIEL_MCTS_BOTS = {
+    "mcts100": f"{_OPENSPIEL}.bots:MCTS100Bot",
+    "mcts1000": f"{_OPENSPIEL}.bots:MCTS1000Bot",
+    "strong": f"{_OPENSPIEL}.bots:MCTS1000Bot",
+}
+_OPENSPIEL_CFR_BOTS = {"cfr": f"{_OPENSPIEL}.bots:CFRBot", "strong": f"{_OPENSPIEL}.bots:CFRBot"}
+_MARS_KWARGS = {"reward_shaping": "mars", "max_turns": 50}
 
 ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
@@ -284,6 +292,54 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         default_opponent="scripted",
         summary="SSR: an injector hides a bug in a real repository behind weakened tests; solvers repair it with sandboxed bash/view/edit tools (4 solvers here, SSR uses 8).",
     ),
+    # ---- OpenSpiel bridge: MARS's suite (envs/openspiel) ----
+    SelfPlaySpec(
+        id="selfplay/MarsTicTacToe-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsTicTacToeEnv",
+        kwargs=_MARS_KWARGS,
+        bots=_OPENSPIEL_MCTS_BOTS,
+        summary="MARS training game: OpenSpiel tic_tac_toe; MCTS opponents (100, 1000 simulations).",
+    ),
+    SelfPlaySpec(
+        id="selfplay/MarsKuhnPoker-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsKuhnPokerEnv",
+        kwargs=_MARS_KWARGS,
+        bots=_OPENSPIEL_CFR_BOTS,
+        summary="MARS training game: one hand of OpenSpiel kuhn_poker; CFR+ opponent.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/MarsMiniHanabi-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsMiniHanabiEnv",
+        kwargs=_MARS_KWARGS,
+        summary="MARS training game (cooperative): Hanabi, 2 colours x 2 ranks, hands of 3.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/MarsConnectFour-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsConnectFourEnv",
+        kwargs=_MARS_KWARGS,
+        bots=_OPENSPIEL_MCTS_BOTS,
+        summary="MARS held-out game: OpenSpiel connect_four; MCTS opponents (100, 1000 simulations).",
+    ),
+    SelfPlaySpec(
+        id="selfplay/MarsLeducHoldem-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsLeducHoldemEnv",
+        kwargs=_MARS_KWARGS,
+        bots=_OPENSPIEL_CFR_BOTS,
+        summary="MARS held-out game: OpenSpiel leduc_poker; CFR+ opponent.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/MarsSimpleHanabi-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsSimpleHanabiEnv",
+        kwargs=_MARS_KWARGS,
+        summary="MARS held-out game (cooperative): Hanabi, 3 colours x 2 ranks, hands of 5.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/MarsFullHanabi-v0",
+        entry_point=f"{_OPENSPIEL}.mars:MarsFullHanabiEnv",
+        kwargs=_MARS_KWARGS,
+        summary="MARS held-out game (cooperative): Hanabi, 3 colours x 3 ranks, hands of 5.",
+    ),
+    # ---- end of the OpenSpiel block ----
 )
 """Every environment id of the package."""
 
