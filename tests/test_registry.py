@@ -12,6 +12,7 @@ import selfplay_gym
 from selfplay_gym.core.bots import Bot, RandomBot
 from selfplay_gym.registry import SelfPlaySpec, resolve_opponent
 from selfplay_gym.wrappers import NumericView, SelfPlayView
+from selfplay_gym.wrappers.parallel_view import ParallelSelfPlayView
 
 IDS = [s.id for s in selfplay_gym.ENV_SPECS]
 
@@ -19,11 +20,12 @@ IDS = [s.id for s in selfplay_gym.ENV_SPECS]
 @pytest.mark.parametrize("env_id", IDS)
 def test_every_id_is_registered_with_gymnasium_and_pettingzoo(env_id):
     assert env_id in gymnasium.registry
-    aec = pettingzoo.make("aec", env_id)
-    assert type(aec) is type(selfplay_gym.make(env_id))
+    kind = selfplay_gym.spec(env_id).kind
+    multi = pettingzoo.make(kind, env_id)
+    assert type(multi) is type(selfplay_gym.make(env_id))
     view = gymnasium.make(env_id)
-    assert isinstance(view.unwrapped, SelfPlayView)
-    assert view.unwrapped.learner == aec.possible_agents[0]
+    assert isinstance(view.unwrapped, SelfPlayView if kind == "aec" else ParallelSelfPlayView)
+    assert view.unwrapped.learner == multi.possible_agents[0]
 
 
 def test_spec_defaults_are_the_papers_constants():

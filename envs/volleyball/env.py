@@ -91,6 +91,8 @@ class VolleyballEnv(ParallelEnv):
         "render_fps": 50,
         "is_parallelizable": True,
     }
+    move_names: tuple[str, ...] = ()
+    """No finite move set: actions are continuous rotor commands."""
 
     def __init__(
         self,

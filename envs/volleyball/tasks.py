@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _MIRROR = np.array([-1.0, -1.0, 1.0])
+_FAULT_NAME_ARRAY = np.array([FAULT_NAMES[i] for i in range(len(FAULT_NAMES))], dtype=object)
 _REST_BALL = np.array([-7.0, -3.5, 0.1])  # a parked ball for tasks without one (ours)
 
 
@@ -250,6 +251,7 @@ class BackAndForth(Task):
     def __init__(self, num_courts: int = 1, **kwargs: Any):
         super().__init__(num_courts, **kwargs)
         c = self.config
+        self.anchors = np.array([c.start])
         self.waypoints = np.array([c.start, c.far])
         self.target_index = np.ones(num_courts, dtype=int)
         self.stay = np.zeros(num_courts, dtype=int)
@@ -301,6 +303,10 @@ class _BallDrill(Task):
     """Shared parts of the drills with a ball: anchor, ball-relative observation (32 numbers)."""
 
     obs_dim = 32
+
+    def __init__(self, num_courts: int = 1, **kwargs: Any):
+        super().__init__(num_courts, **kwargs)
+        self.anchors = np.array([self.config.anchor])
 
     def _observe_drones(self):
         s = self.sim
@@ -837,6 +843,10 @@ class Match(Task):
         )
         self.server = np.zeros(num_courts, dtype=int)
         self.winner = np.full(num_courts, -1)
+        n, m = self.n_drones, self.team_size()
+        # Each observer lists all drones own team first: row i is drone i's order.
+        self._order = np.stack([np.roll(np.arange(n), -m * t) for t in self.team_arr])
+        self._ident = np.eye(m)[np.arange(n) % m]
 
     def _place(self, ids, rng):
         k = len(ids)
@@ -863,11 +873,10 @@ class Match(Task):
             parts += [other, ball_rel, ball_vel, np.stack([mine, ~mine], -1)]
         else:
             own_side = self.rules.ball_side[:, None] == self.team_arr[None, :]
-            ident = np.broadcast_to(np.eye(m)[np.arange(n) % m], (self.num_courts, n, m))
+            ident = np.broadcast_to(self._ident, (self.num_courts, n, m))
             hit = self.rules.already_hit
             # All drone positions, own team first, mirrored for the observer's side.
-            order = np.stack([np.roll(np.arange(n), -m * t) for t in self.team_arr])  # (n, n)
-            others = s.drone_pos[:, order] * self.flip[None, :, None, :]
+            others = s.drone_pos[:, self._order] * self.flip[None, :, None, :]
             parts += [
                 ball_rel,
                 ball_vel,
@@ -924,7 +933,7 @@ class Match(Task):
                 "separation": np.where(close, c.separation_penalty, 0.0),
                 "position": np.where(misplaced, c.position_penalty, 0.0) + zeros,
             }
-        fault_names = np.vectorize(FAULT_NAMES.get, otypes=[object])(faults)
+        fault_names = _FAULT_NAME_ARRAY[faults]
         return TaskStep(
             rewards=zeros,
             components=components,

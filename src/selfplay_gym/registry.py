@@ -111,6 +111,11 @@ _SEARCH_BOTS = {
 }
 _CODE_REASONING = "selfplay_gym.envs.code_reasoning"
 _CODE_REPAIR = "selfplay_gym.envs.code_repair"
+_VOLLEYBALL = "selfplay_gym.envs.volleyball"
+_VOLLEYBALL_BOTS = {
+    "hover": f"{_VOLLEYBALL}.bots:HoverBot",
+    "random_drone": f"{_VOLLEYBALL}.bots:RandomDroneBot",
+}
 _OPENSPIEL = "selfplay_gym.envs.openspiel"
 _OPENSPIEL_MCTS_BOTS = {
     "mcts100": f"{_OPENSPIEL}.bots:MCTS100Bot",
@@ -340,6 +345,30 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         summary="MARS held-out game (cooperative): Hanabi, 3 colours x 3 ranks, hands of 5.",
     ),
     # ---- end of the OpenSpiel block ----
+    # ---- drone volleyball on MuJoCo (envs/volleyball) ----
+    *(
+        SelfPlaySpec(
+            id=f"selfplay/Volleyball{name}-v0",
+            entry_point=f"{_VOLLEYBALL}.env:VolleyballEnv",
+            kind="parallel",
+            kwargs={"task": task, **extra},
+            bots=_VOLLEYBALL_BOTS,
+            default_opponent="hover",
+            summary=summary,
+        )
+        for name, task, extra, summary in (
+            ("BackAndForth", "back_and_forth", {}, "VolleyBots drill: fly between two waypoints (1 Iris quadrotor, MuJoCo)."),
+            ("HitTheBall", "hit_the_ball", {}, "VolleyBots drill: hit a dropped ball as far toward the net as possible."),
+            ("SoloBump", "solo_bump", {}, "VolleyBots drill: juggle the ball alone, bumps 0.5 s apart."),
+            ("BumpAndPass", "bump_and_pass", {}, "VolleyBots co-op: two drones pass the ball back and forth, 4 m high."),
+            ("SetAndSpike", "set_and_spike", {}, "VolleyBots co-op: a setter and an attacker spike into a target (easy: no defender)."),
+            ("SetAndSpikeHard", "set_and_spike", {"defender": True}, "VolleyBots co-op, hard: a scripted board defends the target."),
+            ("1v1", "1v1", {}, "VolleyBots 1v1 rally on a 6 x 3 court, one touch per side."),
+            ("3v3", "3v3", {}, "VolleyBots 3v3 rally on a 12 x 6 court, one touch per drone per possession."),
+            ("6v6", "6v6", {}, "VolleyBots 6v6 rally on the 18 x 9 court."),
+        )
+    ),
+    # ---- end of the volleyball block ----
 )
 """Every environment id of the package."""
 
@@ -487,6 +516,23 @@ def make_single_agent(
         return given if isinstance(given, League) else resolve_opponent(env_id, given)
 
     env = make(env_id, **kwargs)
+    if spec(env_id).kind == "parallel":
+        from selfplay_gym.wrappers.parallel_view import ParallelSelfPlayView
+
+        if numeric:
+            raise TypeError(f"{env_id} already has numeric spaces; numeric=True is for text games")
+        seat = env.possible_agents[0] if learner is None else learner
+        if not isinstance(seat, str):
+            raise TypeError(f"{env_id} takes one learner seat (a str), got {seat!r}")
+        others = [a for a in env.possible_agents if a != seat]
+        if isinstance(opponent, Mapping):
+            unknown = sorted(set(opponent) - set(others))
+            if unknown:
+                raise ValueError(f"opponent seats {unknown} are not among the other seats {others}")
+            opponents = {a: seat_opponent(opponent.get(a)) for a in others}
+        else:
+            opponents = {a: seat_opponent(opponent) for a in others}
+        return ParallelSelfPlayView(env, learner=seat, opponents=opponents, env_id=env_id)
     seats = learner_seats(
         env.possible_agents, env.possible_agents[0] if learner is None else learner
     )

@@ -22,6 +22,8 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from selfplay_gym.core.text_game import TurnBasedTextEnv
 
@@ -61,8 +63,13 @@ class RandomBot(Bot):
     name = "random"
 
     def act(self, env: TurnBasedTextEnv, agent: str) -> int:
-        """The index of a uniformly drawn legal move."""
+        """The index of a uniformly drawn legal move (a uniform point of a bounded ``Box``)."""
         if not getattr(env, "move_names", ()):
+            space = env.action_space(agent) if callable(getattr(env, "action_space", None)) else None
+            low, high = getattr(space, "low", None), getattr(space, "high", None)
+            if low is not None and np.all(np.isfinite(low)) and np.all(np.isfinite(high)):
+                u = np.array([self.rng.random() for _ in range(low.size)]).reshape(low.shape)
+                return (low + u * (high - low)).astype(space.dtype)
             raise ValueError(
                 f"{type(env).__name__} has no finite move set for a random bot to draw from; "
                 "use one of the env's scripted bots"
