@@ -214,7 +214,6 @@ class VolleyballEnv(ParallelEnv):
             self._viewer.sync()
             return None
         if self._renderer is None:
-            os.environ.setdefault("MUJOCO_GL", "egl")
             import mujoco
 
             self._renderer = mujoco.Renderer(self.task.sim.model, self.height, self.width)

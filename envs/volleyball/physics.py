@@ -243,7 +243,24 @@ def _fmt(values) -> str:
     return " ".join(f"{v:.6g}" for v in values)
 
 
-def build_mjcf(n_drones: int, court: Court, physics: PhysicsConfig | None = None) -> str:
+def _look_at(name: str, pos: tuple[float, float, float], target: tuple[float, float, float]) -> str:
+    """A fixed camera at ``pos`` looking at ``target`` (MJCF ``xyaxes``: right and up vectors)."""
+    forward = np.subtract(target, pos) / np.linalg.norm(np.subtract(target, pos))
+    right = np.cross(forward, (0.0, 0.0, 1.0))
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return (
+        f'    <camera name="{name}" pos="{_fmt(pos)}" xyaxes="{_fmt(right)} {_fmt(up)}"'
+        ' fovy="50" mode="fixed"/>'
+    )
+
+
+def build_mjcf(
+    n_drones: int,
+    court: Court,
+    physics: PhysicsConfig | None = None,
+    teams: tuple[int, ...] | None = None,
+) -> str:
     """The MJCF of a court with ``n_drones`` drones (``drone0``..) and one ``ball``.
 
     Bodies are declared drones first, then the ball, so ``qpos`` holds 7 numbers per drone
@@ -265,6 +282,8 @@ def build_mjcf(n_drones: int, court: Court, physics: PhysicsConfig | None = None
         '    <texture name="grid" type="2d" builtin="checker" rgb1=".32 .45 .32" rgb2=".29 .42 .29"'
         ' width="300" height="300"/>',
         '    <material name="floor" texture="grid" texrepeat="8 8"/>',
+        '    <texture type="skybox" builtin="gradient" rgb1=".55 .7 .85" rgb2=".1 .12 .18"'
+        ' width="256" height="256"/>',
         "  </asset>",
         "  <worldbody>",
         '    <light pos="0 0 12" dir="0 0 -1" diffuse=".9 .9 .9"/>',
@@ -279,18 +298,20 @@ def build_mjcf(n_drones: int, court: Court, physics: PhysicsConfig | None = None
         f' {court.net_height:g}" size=".03" rgba=".9 .9 .9 1" contype="0" conaffinity="0"/>',
         f'    <geom name="net_post_r" type="cylinder" fromto="0 {-hy:g} 0 0 {-hy:g}'
         f' {court.net_height:g}" size=".03" rgba=".9 .9 .9 1" contype="0" conaffinity="0"/>',
-        '    <camera name="side" pos="0 {:g} {:g}" xyaxes="1 0 0 0 .45 .9" mode="fixed"/>'.format(
-            -(hy + court.length * 0.55), court.length * 0.35
-        ),
+        _look_at("side", (0.0, -(hy + 0.6 * court.length), 0.3 * court.length + 2), (0.0, 0.0, 2.0)),
+        _look_at("end", (court.length * 0.95, 0.0, 0.45 * court.length), (0.0, 0.0, 1.5)),
     ]
-    colours = ("0.85 0.2 0.2 1", "0.2 0.35 0.85 1")
+    colours = ("0.2 0.35 0.85 1", "0.85 0.2 0.2 1")  # team 0 blue, team 1 red
+    teams = tuple(teams) if teams is not None else (0,) * n_drones
+    if len(teams) != n_drones:
+        raise ValueError(f"expected {n_drones} team numbers, got {len(teams)}")
     for i in range(n_drones):
         lines += [
             f'    <body name="drone{i}" pos="{i:g} 0 2">',
             "      <freejoint/>",
             f'      <inertial pos="0 0 0" mass="{iris.mass:g}" diaginertia="{_fmt(iris.inertia)}"/>',
             f'      <geom name="hull{i}" type="box" size="{_fmt(iris.hull_half)}" mass="0"'
-            f' rgba="{colours[i % 2]}" contype="2" conaffinity="5"/>',
+            f' rgba="{colours[teams[i] % 2]}" contype="2" conaffinity="5"/>',
             f'      <geom name="racket{i}" type="cylinder" pos="0 0 {iris.racket_offset:g}"'
             f' size="{iris.racket_radius:g} .01" mass="0" rgba=".95 .95 .95 .8"'
             ' contype="2" conaffinity="5"/>',

@@ -19,6 +19,9 @@ Example:
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 from selfplay_gym.envs.volleyball.physics import (
@@ -36,6 +39,10 @@ ACTION_MODES = ("prt", "ctbr")
 
 
 def _mujoco():
+    # Offscreen rendering needs the GL backend chosen before mujoco is first imported: without a
+    # display, EGL (headless GPU or Mesa's software EGL).
+    if "mujoco" not in sys.modules and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         import mujoco
         import mujoco.batch  # noqa: F401  (mujoco >= 4.0)
@@ -57,6 +64,7 @@ class CourtBatch:
         action_mode: ``"prt"`` (per-rotor thrust commands) or ``"ctbr"`` (collective thrust and
             body rates through VolleyBots' PID rate controller).
         nthread: Threads of the batch (1 by default: one core per env worker).
+        teams: Team of each drone (colours only).
     """
 
     def __init__(
@@ -68,6 +76,7 @@ class CourtBatch:
         *,
         action_mode: str = "prt",
         nthread: int = 1,
+        teams: tuple[int, ...] | None = None,
     ):
         if action_mode not in ACTION_MODES:
             raise ValueError(f"expected action_mode in {ACTION_MODES}, got {action_mode!r}")
@@ -77,7 +86,9 @@ class CourtBatch:
         self.num_courts, self.n_drones, self.court = num_courts, n_drones, court
         self.physics = physics or PhysicsConfig()
         self.action_mode = action_mode
-        self.model = mujoco.MjModel.from_xml_string(build_mjcf(n_drones, court, self.physics))
+        self.model = mujoco.MjModel.from_xml_string(
+            build_mjcf(n_drones, court, self.physics, teams)
+        )
         self.batch = mujoco.batch.Batch(self.model, nsim=num_courts, nthread=nthread)
         self._qpos = self.batch.bind("qpos")
         self._qvel = self.batch.bind("qvel")

@@ -123,7 +123,7 @@ class Task:
         self.team_arr = np.asarray(self.team)
         self.flip = np.where(self.team_arr[:, None] == 1, _MIRROR, 1.0)  # (drones, 3)
         self.sim = CourtBatch(
-            num_courts, self.n_drones, self.court, physics, action_mode=action_mode
+            num_courts, self.n_drones, self.court, physics, action_mode=action_mode, teams=self.team
         )
         self.num_courts = num_courts
         iris = self.sim.physics.iris
