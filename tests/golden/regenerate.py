@@ -243,7 +243,7 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], int, list[str], str]] = {
         {},
         0,
         ["<answer>[Bet]</answer>", "<answer><PASS></answer>"],
-        "One hand of Kuhn Poker (Q vs J): player_0 bets, player_1 folds with MARS's <PASS>.",
+        "One hand of Kuhn Poker (K vs Q): player_0 bets, player_1 folds with MARS's <PASS>.",
     ),
     "mars_kuhn_poker_retry_odd_inputs": (
         "selfplay/MarsKuhnPoker-v0",
