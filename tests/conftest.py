@@ -13,6 +13,9 @@ import importlib
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# MuJoCo picks its GL backend when first imported; headless, offscreen rendering needs EGL.
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("MUJOCO_GL", "egl")
 
 _api_test_module = importlib.import_module("pettingzoo.test.api_test")
 _original_compatibility = _api_test_module._test_observation_space_compatibility

@@ -47,7 +47,9 @@ class ParallelSelfPlayView(gymnasium.Env):
     ):
         super().__init__()
         if learner not in env.possible_agents:
-            raise ValueError(f"expected a learner seat among {env.possible_agents}, got {learner!r}")
+            raise ValueError(
+                f"expected a learner seat among {env.possible_agents}, got {learner!r}"
+            )
         others = [a for a in env.possible_agents if a != learner]
         missing = sorted(set(others) - set(opponents))
         if missing:

@@ -59,6 +59,7 @@ class HoverBot(DroneBot):
     name = "hover"
 
     def act_batch(self, task, drones):
+        """Fly to the anchors."""
         target = np.broadcast_to(task.anchors[drones], (task.num_courts, len(drones), 3))
         return self.fly_to(task, drones, target)
 
@@ -69,5 +70,6 @@ class RandomDroneBot(DroneBot):
     name = "random"
 
     def act_batch(self, task, drones):
+        """Uniform commands from the bot's own generator."""
         u = np.array([self.rng.random() for _ in range(task.num_courts * len(drones) * 4)])
         return u.reshape(task.num_courts, len(drones), 4) * 2.0 - 1.0

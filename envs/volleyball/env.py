@@ -1,5 +1,8 @@
-"""The volleyball environments: a PettingZoo ``ParallelEnv`` over one court and a Gymnasium
-vector env over many, both thin views of a vectorized :class:`~.tasks.Task`."""
+"""The volleyball environments, thin views of a vectorized :class:`~.tasks.Task`.
+
+:class:`VolleyballEnv` is a PettingZoo ``ParallelEnv`` over one court; :class:`VolleyballVectorEnv`
+is a Gymnasium vector env over many.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ def _physics(physics: PhysicsConfig | Mapping[str, Any] | None) -> PhysicsConfig
         return physics
     if isinstance(physics, Mapping):
         return PhysicsConfig(**physics)
-    raise TypeError(f"expected a PhysicsConfig or a mapping of its fields, got {type(physics).__name__}")
+    raise TypeError(
+        f"expected a PhysicsConfig or a mapping of its fields, got {type(physics).__name__}"
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -111,8 +116,14 @@ class VolleyballEnv(ParallelEnv):
                 f"expected render_mode in {self.metadata['render_modes']} or None, got {render_mode!r}"
             )
         self._args = dict(
-            task=task, physics=physics, action_mode=action_mode, render_mode=render_mode,
-            width=width, height=height, camera=camera, **options,
+            task=task,
+            physics=physics,
+            action_mode=action_mode,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera=camera,
+            **options,
         )
         self.task: Task = make_task(
             task, 1, physics=_physics(physics), action_mode=action_mode, **options
@@ -130,13 +141,16 @@ class VolleyballEnv(ParallelEnv):
         self.infos: dict[str, dict[str, Any]] = {}
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+        """The observation space of ``agent`` (the same object on every call)."""
         return self.observation_spaces[agent]
 
     def action_space(self, agent: str) -> gymnasium.spaces.Box:
+        """The action space of ``agent``: four commands in [-1, 1]."""
         return self.action_spaces[agent]
 
     # ---- PettingZoo ---------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode; returns observations and infos by agent."""
         if seed is not None:
             self.np_random, _ = seeding.np_random(seed)
         self.task.reset(np.array([0]), self.np_random)
@@ -146,6 +160,7 @@ class VolleyballEnv(ParallelEnv):
         return {a: obs[i] for i, a in enumerate(self.agents)}, self.infos
 
     def step(self, actions: Mapping[str, Any]):
+        """Apply one action per live agent for one control step (20 ms)."""
         if not self.agents:
             raise RuntimeError("the episode is over: call reset() before step()")
         if not isinstance(actions, Mapping):
@@ -216,11 +231,19 @@ class VolleyballEnv(ParallelEnv):
         if self._renderer is None:
             import mujoco
 
-            self._renderer = mujoco.Renderer(self.task.sim.model, self.height, self.width)
+            try:
+                self._renderer = mujoco.Renderer(self.task.sim.model, self.height, self.width)
+            except Exception as exc:
+                raise RuntimeError(
+                    f"offscreen rendering failed ({exc}); without a display, set MUJOCO_GL=egl "
+                    "(or osmesa) before mujoco is first imported, and install libegl1 "
+                    "(or libosmesa6)"
+                ) from exc
         self._renderer.update_scene(data, camera=self.camera)
         return self._renderer.render()
 
     def close(self) -> None:
+        """Free the renderer and close the viewer."""
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
@@ -240,8 +263,9 @@ def _rebuild(cls, args):
     return cls(**args)
 
 
-def episode_frames(env: VolleyballEnv, policy, *, seed: int | None = None, max_frames: int = 1000,
-                   every: int = 1) -> list[np.ndarray]:
+def episode_frames(
+    env: VolleyballEnv, policy, *, seed: int | None = None, max_frames: int = 1000, every: int = 1
+) -> list[np.ndarray]:
     """Play one episode with ``policy(observations, infos) -> actions`` and return its frames."""
     if env.render_mode != "rgb_array":
         raise ValueError("episode_frames needs an env made with render_mode='rgb_array'")
@@ -302,7 +326,9 @@ class VolleyballVectorEnv(VectorEnv):
     ):
         if task not in TASKS:
             raise ValueError(f"expected a task in {sorted(TASKS)}, got {task!r}")
-        self.task = make_task(task, num_courts, physics=_physics(physics), action_mode=action_mode, **options)
+        self.task = make_task(
+            task, num_courts, physics=_physics(physics), action_mode=action_mode, **options
+        )
         agents = list(self.task.agents)
         learners = agents if learners is None else list(learners)
         unknown = [a for a in learners if a not in agents]
@@ -315,18 +341,27 @@ class VolleyballVectorEnv(VectorEnv):
         self.opponent = opponent
         self.num_courts = num_courts
         self.num_envs = num_courts * len(learners)
-        self.single_observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (self.task.obs_dim,), np.float32)
+        self.single_observation_space = gymnasium.spaces.Box(
+            -np.inf, np.inf, (self.task.obs_dim,), np.float32
+        )
         self.single_action_space = gymnasium.spaces.Box(-1.0, 1.0, (4,), np.float32)
-        self.observation_space = gymnasium.vector.utils.batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = gymnasium.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = gymnasium.vector.utils.batch_space(
+            self.single_observation_space, self.num_envs
+        )
+        self.action_space = gymnasium.vector.utils.batch_space(
+            self.single_action_space, self.num_envs
+        )
         self.np_random, _ = seeding.np_random()
         self.episode_return = np.zeros(self.num_envs)
         self.episode_length = np.zeros(self.num_envs, dtype=int)
 
     def _rows(self, per_court_drone: np.ndarray) -> np.ndarray:
-        return per_court_drone[:, self.learner_idx].reshape(self.num_envs, *per_court_drone.shape[2:])
+        return per_court_drone[:, self.learner_idx].reshape(
+            self.num_envs, *per_court_drone.shape[2:]
+        )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Reset every court; returns the stacked observations and an empty info."""
         if seed is not None:
             self.np_random, _ = seeding.np_random(seed)
             if hasattr(self.opponent, "reset"):
@@ -337,7 +372,10 @@ class VolleyballVectorEnv(VectorEnv):
         return self._rows(self.task.observe()), {}
 
     def step(self, actions: np.ndarray):
-        actions = np.asarray(actions, dtype=float).reshape(self.num_courts, len(self.learner_idx), 4)
+        """Step every court with one action per row; finished courts reset in the same step."""
+        actions = np.asarray(actions, dtype=float).reshape(
+            self.num_courts, len(self.learner_idx), 4
+        )
         if not np.all(np.isfinite(actions)):
             raise ValueError("expected finite actions")
         commands = np.zeros((self.num_courts, self.task.n_drones, 4))

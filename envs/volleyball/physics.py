@@ -120,7 +120,9 @@ class IrisParams:
     def __post_init__(self) -> None:
         ixx, iyy, izz = self.inertia
         if min(self.inertia) <= 0 or ixx + iyy < izz or ixx + izz < iyy or iyy + izz < ixx:
-            raise ValueError(f"expected a physical inertia (triangle inequality), got {self.inertia}")
+            raise ValueError(
+                f"expected a physical inertia (triangle inequality), got {self.inertia}"
+            )
         if len(self.rotor_xy) != 4 or len(self.rotor_dirs) != 4:
             raise ValueError("expected 4 rotors")
 
@@ -298,7 +300,9 @@ def build_mjcf(
         f' {court.net_height:g}" size=".03" rgba=".9 .9 .9 1" contype="0" conaffinity="0"/>',
         f'    <geom name="net_post_r" type="cylinder" fromto="0 {-hy:g} 0 0 {-hy:g}'
         f' {court.net_height:g}" size=".03" rgba=".9 .9 .9 1" contype="0" conaffinity="0"/>',
-        _look_at("side", (0.0, -(hy + 0.6 * court.length), 0.3 * court.length + 2), (0.0, 0.0, 2.0)),
+        _look_at(
+            "side", (0.0, -(hy + 0.6 * court.length), 0.3 * court.length + 2), (0.0, 0.0, 2.0)
+        ),
         _look_at("end", (court.length * 0.95, 0.0, 0.45 * court.length), (0.0, 0.0, 1.5)),
     ]
     colours = ("0.2 0.35 0.85 1", "0.85 0.2 0.2 1")  # team 0 blue, team 1 red

@@ -175,7 +175,11 @@ class RallyRules:
     """
 
     def __init__(
-        self, num_courts: int, team: np.ndarray, court: Court, ball_radius: float,
+        self,
+        num_courts: int,
+        team: np.ndarray,
+        court: Court,
+        ball_radius: float,
         config: RallyConfig | None = None,
     ):
         self.team = np.asarray(team, dtype=int)

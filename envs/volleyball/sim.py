@@ -170,12 +170,13 @@ class CourtBatch:
         n, k = self.n_drones, len(ids)
         self.batch.reset(ids.tolist())
         q = self._qpos.reshape(self.num_courts, n + 1, 7)
-        v = self._qvel.reshape(self.num_courts, n + 1, 6)
         yaw = np.zeros((k, n)) if drone_yaw is None else np.asarray(drone_yaw, dtype=float)
         quat = np.zeros((k, n, 4))
         quat[..., 0], quat[..., 3] = np.cos(yaw / 2), np.sin(yaw / 2)
         drones = np.concatenate([np.asarray(drone_pos, dtype=float), quat], axis=-1)
-        ball = np.concatenate([np.asarray(ball_pos, dtype=float), np.tile([1.0, 0, 0, 0], (k, 1))], -1)
+        ball = np.concatenate(
+            [np.asarray(ball_pos, dtype=float), np.tile([1.0, 0, 0, 0], (k, 1))], -1
+        )
         state_q = q[ids]
         state_q[:, :n] = drones
         state_q[:, n] = ball
@@ -227,8 +228,10 @@ class CourtBatch:
             keep[ids] = False
             self.rotors.throttle[keep] = before[keep]
         self._ctrl[:] = thrusts.reshape(self.num_courts, -1)
-        self.batch.step(None if ids is None else np.asarray(ids, dtype=int).tolist(),
-                        nstep=self.physics.substeps)
+        self.batch.step(
+            None if ids is None else np.asarray(ids, dtype=int).tolist(),
+            nstep=self.physics.substeps,
+        )
         if ids is None:
             self.time += self.physics.control_dt
         else:

@@ -136,7 +136,8 @@ class Task:
         self.steps = np.zeros(num_courts, dtype=int)
         self.hit_count = np.zeros((num_courts, self.n_drones), dtype=int)
         self.agents = tuple(
-            f"{self.roles[t]}_{int((self.team_arr[:i] == t).sum())}" for i, t in enumerate(self.team)
+            f"{self.roles[t]}_{int((self.team_arr[:i] == t).sum())}"
+            for i, t in enumerate(self.team)
         )
 
     # ---- the loop ---------------------------------------------------------------------------
@@ -211,7 +212,9 @@ class Task:
         yaw: np.ndarray | None = None,
     ) -> None:
         if yaw is None:  # team 1 faces the net too
-            yaw = np.broadcast_to(np.where(self.team_arr == 1, np.pi, 0.0), (len(ids), self.n_drones))
+            yaw = np.broadcast_to(
+                np.where(self.team_arr == 1, np.pi, 0.0), (len(ids), self.n_drones)
+            )
         self.sim.reset_courts(ids, drone_pos=drone_pos, ball_pos=ball_pos, drone_yaw=yaw)
 
 
@@ -466,11 +469,15 @@ class SoloBump(_BallDrill):
         hit = events.hit
         rehit = hit & (self.steps - self.last_hit_step <= c.rehit_steps)
         first = self.hit_count[:, 0] == 1
-        apex_bonus = np.where(hit & ~rehit & ~first & (self.apex > c.apex_height), c.apex_bonus, 0.0)
+        apex_bonus = np.where(
+            hit & ~rehit & ~first & (self.apex > c.apex_height), c.apex_bonus, 0.0
+        )
         self.apex = np.where(hit, 0.0, np.maximum(self.apex, ball[:, 2]))
         self.last_hit_step = np.where(hit, self.steps, self.last_hit_step)
-        out = (np.abs(ball[:, 1]) > self.court.half_width) | (ball[:, 0] > self.court.half_length) | (
-            ball[:, 0] < 0.0
+        out = (
+            (np.abs(ball[:, 1]) > self.court.half_width)
+            | (ball[:, 0] > self.court.half_length)
+            | (ball[:, 0] < 0.0)
         )
         bad = (
             rehit
@@ -717,14 +724,21 @@ class SetAndSpike(_TeamDrill):
         a, b, c = -0.5 * g, vel[:, 2], ball[:, 2] - 1.1
         disc = np.maximum(b * b - 4 * a * c, 0.0)
         t = (-b - np.sqrt(disc)) / (2 * a)
-        goal = np.stack([ball[:, 0] + vel[:, 0] * t, ball[:, 1] + vel[:, 1] * t, np.full(len(t), 1.1)], -1)
+        goal = np.stack(
+            [ball[:, 0] + vel[:, 0] * t, ball[:, 1] + vel[:, 1] * t, np.full(len(t), 1.1)], -1
+        )
         moving = spiked & (ball[:, 0] < 0)
         self.board_goal = np.where(moving[:, None], goal, self.board_goal)
         delta = self.board_goal - self.board
         dist = np.linalg.norm(delta, axis=-1, keepdims=True)
         self.board += delta * np.minimum(1.0, 8.0 * dt / np.maximum(dist, 1e-9))
         rel = ball - self.board
-        blocked = moving & (np.linalg.norm(rel[:, :2], axis=-1) < 0.5) & (np.abs(rel[:, 2]) < 0.25) & (vel[:, 2] < 0)
+        blocked = (
+            moving
+            & (np.linalg.norm(rel[:, :2], axis=-1) < 0.5)
+            & (np.abs(rel[:, 2]) < 0.25)
+            & (vel[:, 2] < 0)
+        )
         if blocked.any():
             rows = np.flatnonzero(blocked)
             back = vel[rows].copy()
@@ -743,7 +757,9 @@ class SetAndSpike(_TeamDrill):
         spike = hit & ~wrong & (self.phase == 1)
         goal = np.where(
             spike[:, None],
-            np.concatenate([np.tile(c.target, (self.num_courts, 1)), np.zeros((self.num_courts, 1))], 1),
+            np.concatenate(
+                [np.tile(c.target, (self.num_courts, 1)), np.zeros((self.num_courts, 1))], 1
+            ),
             pos[:, 1],
         )
         cos = np.where(set_hit | spike, self._direction_cos(events.hitter, goal), 0.0)
@@ -751,12 +767,16 @@ class SetAndSpike(_TeamDrill):
         self.turn = np.where(self.phase == 0, 0, 1)
         downward = spike & (s.ball_vel[:, 2] < 0)
         speed = np.where(spike, c.speed_weight * (5.0 - np.maximum(s.ball_vel[:, 2], -20.0)), 0.0)
-        over_now = (self.phase == 2) & ~self.over & (ball[:, 0] < 0) & (ball[:, 2] > self.court.net_height)
+        over_now = (
+            (self.phase == 2) & ~self.over & (ball[:, 0] < 0) & (ball[:, 2] > self.court.net_height)
+        )
         self.over |= over_now
         blocked = self._defend(self.phase == 2) if c.defender else np.zeros(self.num_courts, bool)
         landed = ball[:, 2] < c.ground_height
-        in_target = landed & self.over & (
-            np.linalg.norm(ball[:, :2] - np.asarray(c.target), axis=-1) < c.target_radius
+        in_target = (
+            landed
+            & self.over
+            & (np.linalg.norm(ball[:, :2] - np.asarray(c.target), axis=-1) < c.target_radius)
         )
         bad = (
             wrong
@@ -829,6 +849,7 @@ class Match(Task):
 
     @classmethod
     def team_size(cls) -> int:
+        """Drones per team."""
         return len(cls.near_anchors)
 
     def __init__(self, num_courts: int = 1, **kwargs: Any):
@@ -850,9 +871,7 @@ class Match(Task):
 
     def _place(self, ids, rng):
         k = len(ids)
-        server = (
-            rng.integers(0, 2, k) if self.config.random_serve else np.zeros(k, dtype=int)
-        )
+        server = rng.integers(0, 2, k) if self.config.random_serve else np.zeros(k, dtype=int)
         serving_drone = server * self.team_size() + self.server_seat
         ball = self.anchors[serving_drone] + np.array([0.0, 0.0, self.serve_height])
         self._place_drones(ids, np.tile(self.anchors, (k, 1, 1)), ball)
@@ -897,7 +916,9 @@ class Match(Task):
         self.winner = result
         done = result >= 0
         team = self.team_arr[None, :]
-        won = (result[:, None] == team).astype(float) - ((result[:, None] == 1 - team) & (result[:, None] < 2))
+        won = (result[:, None] == team).astype(float) - (
+            (result[:, None] == 1 - team) & (result[:, None] < 2)
+        )
         zeros = self._zeros()
         if c.reward_mode == "sparse":
             components = {"outcome": won}
@@ -1000,7 +1021,16 @@ class Match6v6(Match):
 
 TASKS: dict[str, type[Task]] = {
     cls.name: cls
-    for cls in (BackAndForth, HitTheBall, SoloBump, BumpAndPass, SetAndSpike, Match1v1, Match3v3, Match6v6)
+    for cls in (
+        BackAndForth,
+        HitTheBall,
+        SoloBump,
+        BumpAndPass,
+        SetAndSpike,
+        Match1v1,
+        Match3v3,
+        Match6v6,
+    )
 }
 """Task name -> class."""
 

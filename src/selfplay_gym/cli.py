@@ -36,6 +36,8 @@ __all__ = ["main", "build_parser", "FAMILY_COMMANDS"]
 FAMILY_COMMANDS = {
     "search": "selfplay_gym.envs.search.cli",
     "repos": "selfplay_gym.envs.code_repair.cli",
+    "textarena": "selfplay_gym.envs.textarena.cli",
+    "volleyball": "selfplay_gym.envs.volleyball.cli",
 }
 """Commands an env family adds: name -> module with ``add_parser(commands)`` and ``run(args)``.
 
