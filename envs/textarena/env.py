@@ -78,6 +78,21 @@ class TextArenaCrash(RuntimeError):
     """TextArena raised while the bridge was calling it (kept as the episode's recorded outcome)."""
 
 
+def _normalize(entry: Any, kinds: Any) -> tuple[int, str, Any]:
+    """``(from_id, message, kind)`` of a TextArena message, whatever order a game passed them in.
+
+    A few games call ``add_observation`` positionally in the wrong order, so the sender, the
+    text and the type arrive shuffled; each is recognised by its type instead.
+    """
+    parts = list(entry) if isinstance(entry, tuple | list) else [entry]
+    kind = next((p for p in parts if isinstance(p, kinds)), kinds.GAME_MESSAGE)
+    ints = [p for p in parts if isinstance(p, int) and not isinstance(p, bool)]
+    texts = [p for p in parts if isinstance(p, str)]
+    from_id = ints[0] if ints else -1
+    message = texts[0] if texts else " ".join(str(p) for p in parts if p is not kind)
+    return from_id, message, kind
+
+
 def _cap(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -266,14 +281,25 @@ class TextArenaEnv(AECEnv):
 
     def _start_game(self, episode_seed: int) -> None:
         """(Re)build TextArena's game if needed and reset it with ``episode_seed``."""
-        self._py_state = random.Random(episode_seed).getstate()
-        if self.game.numpy_random:
-            self._np_state = np.random.RandomState(episode_seed % 2**32).get_state()
-        if self._ta_env is None:
-            from selfplay_gym.envs.textarena.catalog import construct_raw
+        from selfplay_gym.envs.textarena.catalog import construct_raw
 
-            self._ta_env = self._call(construct_raw, self.game_id)
-        self._call(self._ta_env.reset, num_players=self.num_players, seed=episode_seed)
+        for fresh in (self._ta_env is None, True):
+            # The generator state is set before the game object is built, so an env built now
+            # and one reused from the last episode start from the same state.
+            self._py_state = random.Random(episode_seed).getstate()
+            if self.game.numpy_random:
+                self._np_state = np.random.RandomState(episode_seed % 2**32).get_state()
+            if fresh:
+                self._ta_env = None
+                self._ta_env = self._call(construct_raw, self.game_id)
+            try:
+                self._call(self._ta_env.reset, num_players=self.num_players, seed=episode_seed)
+                break
+            except Exception:
+                # Some games cannot reset a used game object (SpiteAndMalice-v0 writes to the
+                # new state before initialising it); a fresh object is built once and tried.
+                if fresh:
+                    raise
         if self.error_allowance is not None:
             self._ta_env.state.error_allowance = self.error_allowance
 
@@ -334,51 +360,48 @@ class TextArenaEnv(AECEnv):
         self._cumulative_rewards[agent] = 0.0
         self._components[agent] = {}
         self.rewards = dict.fromkeys(self.agents, 0.0)
-        state = self._ta_env.state
-        pid = self._index(agent)
-        errors_before = getattr(state, "error_count", 0)
+        errors_before = self._error_count()
         if isinstance(action, str):
             text = self._prepare(action)
             call: str | tuple[str, str] = text
-            extracted = text
+            extracted: str | None = text
         else:
-            reason = f"expected a str, got {type(action).__name__}."
-            call = ("invalid", reason)
+            call = ("invalid", f"expected a str, got {type(action).__name__}.")
             extracted = None
         self._calls.append(call)
         crashed = self._play(call)
         self._turn += 1
-        state = self._ta_env.state
-        game_info = getattr(state, "game_info", {}) or {}
-        invalid = crashed or not isinstance(action, str)
-        if not invalid:
-            invalid = getattr(state, "error_count", 0) > errors_before or bool(
-                game_info.get(pid, {}).get("invalid_move")
-            )
-        if invalid:
-            error = self._error if crashed else self._invalid_reason(agent, call)
-            self._last_parse[agent] = {"ok": False, "extracted": extracted, "error": error}
-        else:
-            self._last_parse[agent] = {"ok": True, "extracted": extracted, "error": None}
+        if not crashed:
+            try:
+                invalid, error, outcome, reason, next_agent = self._read_result(
+                    agent, call, errors_before
+                )
+            except Exception as exc:  # noqa: BLE001 - a state the bridge cannot read is a crash
+                first = (f"{type(exc).__name__}: {exc}".splitlines() or ["error"])[0]
+                self._error = f"TextArena left a state the bridge cannot read: {_cap(first, 300)}"
+                crashed = True
+        if crashed:
+            invalid, error, outcome, reason, next_agent = True, self._error, {}, self._error, None
+        self._last_parse[agent] = {
+            "ok": not invalid,
+            "extracted": extracted,
+            "error": error if invalid else None,
+        }
         self._last_invalid[agent] = invalid
         self._drain()
-        if crashed or state.done:
-            outcome = {} if crashed else (state.rewards or {})
-            for a in self.agents:
-                value = float(outcome.get(self._index(a), 0.0))
-                if not crashed:
-                    self.rewards[a] = value
-                    self._components[a]["outcome"] = self._components[a].get("outcome", 0.0) + value
-            reasons = {str(i.get("reason")) for i in game_info.values() if i.get("reason")}
-            self._reason = self._error if crashed else "; ".join(sorted(reasons)) or "game over"
-            self._transcript.append(f"[bridge] Game over: {self._reason}")
+        if outcome is not None:
+            for a, value in outcome.items():
+                self.rewards[a] = value
+                self._components[a]["outcome"] = value
+            self._reason = reason
+            self._transcript.append(f"[bridge] Game over: {reason}")
             self.terminations = dict.fromkeys(self.agents, True)
             self.agent_selection = agent
         else:
             if self._turn >= self.max_turns:
                 self._transcript.append(f"[bridge] The limit of {self.max_turns} turns is reached.")
                 self.truncations = dict.fromkeys(self.agents, True)
-            self.agent_selection = self.possible_agents[state.current_player_id]
+            self.agent_selection = next_agent
         for a, reward in self.rewards.items():
             self._cumulative_rewards[a] += reward
         self._refresh_infos()
@@ -477,6 +500,38 @@ class TextArenaEnv(AECEnv):
             return True
         return False
 
+    def _error_count(self) -> int:
+        try:
+            return int(getattr(self._ta_env.state, "error_count", 0) or 0)
+        except Exception:  # noqa: BLE001 - a game without the usual counter
+            return 0
+
+    def _read_result(
+        self, agent: str, call: str | tuple[str, str], errors_before: int
+    ) -> tuple[bool, str | None, dict[str, float] | None, str | None, str | None]:
+        """Invalid?, its reason, the outcome (``None`` while the game goes on), why it ended, who is next."""
+        state = self._ta_env.state
+        game_info = getattr(state, "game_info", None)
+        game_info = game_info if isinstance(game_info, dict) else {}
+        mine = game_info.get(self._index(agent))
+        mine = mine if isinstance(mine, dict) else {}
+        invalid = (
+            not isinstance(call, str)
+            or self._error_count() > errors_before
+            or bool(mine.get("invalid_move"))
+        )
+        error = self._invalid_reason(agent, call) if invalid else None
+        if state.done:
+            raw = state.rewards or {}
+            outcome = {a: float(raw.get(self._index(a), 0.0)) for a in self.agents}
+            reasons = {
+                str(i.get("reason"))
+                for i in game_info.values()
+                if isinstance(i, dict) and i.get("reason")
+            }
+            return invalid, error, outcome, "; ".join(sorted(reasons)) or "game over", None
+        return invalid, error, None, None, self.possible_agents[int(state.current_player_id)]
+
     def _invalid_step(self, reason: str) -> None:
         """A non-text action: TextArena's own invalid-move rule, as if the game had rejected it."""
         state = self._ta_env.state
@@ -493,7 +548,10 @@ class TextArenaEnv(AECEnv):
             return call[1]
         pid = self._index(agent)
         state = self._ta_env.state
-        for from_id, message, _kind in reversed(state.observations.get(pid, [])):
+        import textarena as ta
+
+        for entry in reversed(state.observations.get(pid, [])):
+            from_id, message, _kind = _normalize(entry, ta.ObservationType)
             if from_id == -1 and "invalid" in message.lower():
                 return _cap(message, 500)
         reason = (getattr(state, "game_info", {}) or {}).get(pid, {}).get("reason")
@@ -512,8 +570,8 @@ class TextArenaEnv(AECEnv):
             agent = f"player_{pid}"
             if agent not in self._history:
                 continue
-            for from_id, message, kind in queue:
-                message = str(message)
+            for entry in queue:
+                from_id, message, kind = _normalize(entry, kinds)
                 if kind == kinds.PROMPT:
                     self._system[agent].append(_cap(message, self.max_game_message_chars))
                 elif kind == kinds.GAME_BOARD:

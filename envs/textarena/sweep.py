@@ -236,8 +236,10 @@ def check_game(game: TextArenaGame, *, timeout: float = CHECK_SECONDS) -> GameSt
     previous = signal.signal(signal.SIGALRM, _alarm)
     state = random.getstate()
     try:
+        start_seconds = 0.0
         for name, check in _checks(game, players):
             signal.setitimer(signal.ITIMER_REAL, timeout)
+            t_check = time.perf_counter()
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -246,9 +248,13 @@ def check_game(game: TextArenaGame, *, timeout: float = CHECK_SECONDS) -> GameSt
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 category, reason = _classify(exc)
+                if category == "timeout":
+                    reason += f" (constructing and resetting once takes {start_seconds:.1f} s)"
                 return status(False, category, f"{name}: {reason}")
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if name == "start":
+                start_seconds = time.perf_counter() - t_check
     finally:
         signal.signal(signal.SIGALRM, previous)
         random.setstate(state)

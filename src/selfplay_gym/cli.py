@@ -37,6 +37,7 @@ FAMILY_COMMANDS = {
     "search": "selfplay_gym.envs.search.cli",
     "repos": "selfplay_gym.envs.code_repair.cli",
     "textarena": "selfplay_gym.envs.textarena.cli",
+    "textarena": "selfplay_gym.envs.textarena.cli",
     "volleyball": "selfplay_gym.envs.volleyball.cli",
 }
 """Commands an env family adds: name -> module with ``add_parser(commands)`` and ``run(args)``.

@@ -328,3 +328,12 @@ def test_sweep_on_three_games(tmp_path):
     write_status_page(results, page)
     text = page.read_text()
     assert "**2 pass**" in text and "| `Chess-v0` |" in text and "SyntaxError" in text
+
+
+def test_cli_sweep_writes_the_status_page(tmp_path, capsys):
+    from selfplay_gym.cli import main
+
+    page = tmp_path / "status.md"
+    assert main(["textarena", "sweep", "Nim-v0", "--output", str(page)]) == 0
+    assert "| `Nim-v0` | `selfplay/TextArenaNim-v0` | 2 | pass |" in page.read_text()
+    assert "1/1 games pass" in capsys.readouterr().out
