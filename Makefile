@@ -39,13 +39,19 @@ BWRAP := /usr/bin/bwrap
 $(BWRAP):
 	-@(apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) || echo "bubblewrap not installed (no apt or no root): sandbox tests will skip"
 
+# Offscreen OpenGL (EGL with Mesa's software driver) for rendering drone volleyball.
+# Optional: without it the rendering tests skip with the reason.
+.PHONY: gl
+gl:
+	-@ldconfig -p | grep -q libEGL_mesa || (apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null 2>&1)) || echo "EGL not installed (no apt or no root): volleyball rendering tests will skip"
+
 demo: $(STAMP)  ## Main job: the tiny local LM learns TicTacToe by self-play (SB3 PPO), tables before/after, curve PNG
 	$(PY) -m selfplay_gym list
 	$(PY) -c "from selfplay_gym.llm.tiny import build_tiny_model; build_tiny_model('$(TINY)')"
 	$(PY) -m selfplay_gym.baselines.sb3_lm --model $(TINY) --out runs/demo
 	@echo "learning curve: runs/demo/curve.png; summary: runs/demo/summary.json; trained model: hf:runs/demo/model"
 
-test: $(STAMP) $(WORDNET) $(BWRAP)  ## Run the whole test suite
+test: $(STAMP) $(WORDNET) $(BWRAP) gl  ## Run the whole test suite
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 lint: $(STAMP)  ## ruff lint
