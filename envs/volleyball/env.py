@@ -54,7 +54,9 @@ class VolleyballEnv(ParallelEnv):
     ``Box(-1, 1, (4,), float32)`` per drone. ``action_mode="prt"`` (default): one command per
     rotor, thrust ``(c + 1) / 2 * 6.0 N`` at steady state behind a 36 ms motor lag.
     ``action_mode="ctbr"``: roll, pitch and yaw rate targets (+-144 deg/s) and a collective thrust,
-    through VolleyBots' PID rate controller.
+    through VolleyBots' PID rate controller. ``action_mode="vel"``: velocity targets (+-5 m/s)
+    and a yaw rate (+-2 rad/s) through the package's position controller (not in VolleyBots: an
+    easier space for drills and skills).
 
     ## Observation Space
     ``Box(-inf, inf, (d,), float32)`` per drone: the 23-number drone state (position,

@@ -34,8 +34,14 @@ from selfplay_gym.envs.volleyball.physics import (
 
 __all__ = ["CourtBatch", "ACTION_MODES"]
 
-ACTION_MODES = ("prt", "ctbr")
-"""Per-rotor thrust commands (VolleyBots' default) or collective thrust + body rates."""
+ACTION_MODES = ("prt", "ctbr", "vel")
+"""Per-rotor thrust commands (VolleyBots' default), collective thrust + body rates (VolleyBots'
+CTBR), or velocity targets through the position controller (an easier space for drills)."""
+
+MAX_SPEED = 5.0
+"""``vel`` mode: the velocity target at action +-1 (m/s)."""
+MAX_YAW_RATE = 2.0
+"""``vel`` mode: the yaw rate at action +-1 (rad/s)."""
 
 
 def _mujoco():
@@ -61,8 +67,9 @@ class CourtBatch:
         n_drones: Drones per court.
         court: The court preset.
         physics: Timestep, control rate, drone and ball constants.
-        action_mode: ``"prt"`` (per-rotor thrust commands) or ``"ctbr"`` (collective thrust and
-            body rates through VolleyBots' PID rate controller).
+        action_mode: ``"prt"`` (per-rotor thrust commands), ``"ctbr"`` (collective thrust and
+            body rates through VolleyBots' PID rate controller) or ``"vel"`` (velocity targets,
+            +-5 m/s, and a yaw rate, +-2 rad/s, through the position controller).
         nthread: Threads of the batch (1 by default: one core per env worker).
         teams: Team of each drone (colours only).
     """
@@ -98,6 +105,10 @@ class CourtBatch:
             from selfplay_gym.envs.volleyball.controllers import RateController
 
             self.rate_controller = RateController(self.physics.iris, (num_courts, n_drones))
+        elif action_mode == "vel":
+            from selfplay_gym.envs.volleyball.controllers import PositionController
+
+            self.velocity_controller = PositionController(self.physics.iris)
         self.time = np.zeros(num_courts)
         """Simulated seconds since each court's reset."""
         self.refresh()
@@ -209,7 +220,8 @@ class CourtBatch:
 
         In ``prt`` mode the actions are rotor commands; in ``ctbr`` mode they are
         (roll rate, pitch rate, yaw rate, collective thrust), turned into rotor commands by the
-        rate controller. The rotor lag advances once, then the physics runs ``substeps`` steps
+        rate controller; in ``vel`` mode (vx, vy, vz, yaw rate) targets, turned into rotor
+        commands by the position controller. The rotor lag advances once, then the physics runs ``substeps`` steps
         with the thrusts held. ``ids`` restricts the step to some courts (others stay frozen).
         """
         actions = np.asarray(actions, dtype=float)
@@ -221,6 +233,19 @@ class CourtBatch:
         actions = np.clip(actions, -1.0, 1.0)
         if self.action_mode == "ctbr":
             actions = self.rate_controller.commands(actions, self.drone_angvel_body)
+        elif self.action_mode == "vel":
+            heading = self.drone_heading
+            yaw = np.arctan2(heading[..., 1], heading[..., 0])
+            actions = self.velocity_controller.commands(
+                self.drone_pos,
+                self.drone_vel,
+                self.drone_rot,
+                self.drone_angvel_body,
+                self.drone_pos,
+                target_vel=actions[..., :3] * MAX_SPEED,
+                target_yaw=yaw + actions[..., 3] * MAX_YAW_RATE * self.physics.control_dt,
+                position_gain=np.zeros(actions.shape[:-1]),
+            )
         before = None if ids is None else self.rotors.throttle.copy()
         thrusts = self.rotors.step(actions)
         if ids is not None:
