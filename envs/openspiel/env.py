@@ -15,7 +15,7 @@ the history-based prompts; this module supplies the rules from the OpenSpiel sta
   cost half the reset time of a one-hand Kuhn game);
 * the text view of a seat is its OpenSpiel information-state string (imperfect information) or
   observation string (perfect information); the numeric view is the matching tensor;
-* the outcome is ``state.returns()`` at the terminal state.
+* the payoff is ``state.returns()`` at the terminal state.
 
 Games with simultaneous moves are not supported (the AEC contract has one mover per step).
 """
@@ -215,7 +215,9 @@ class OpenSpielEnv(TurnBasedTextEnv):
 
     ## Rewards
 
-    ``state.returns()`` at the terminal state (component ``"outcome"``). With
+    ``state.returns()`` at the terminal state: as component ``"outcome"`` in games whose returns
+    lie in [-1, 1] (win +1, loss -1, draw 0), otherwise as :attr:`payoff_component` (``"chips"``
+    in poker, ``"score"`` in Hanabi, ``"returns"`` by default) with ``"outcome"`` 0. With
     ``reward_shaping="mars"``: +0.05 for every accepted move (``"format"``) and, where MARS
     pays it (``draw_bonus``), +0.1 for a zero final return (``"draw_bonus"``). Invalid moves
     follow the invalid-move policy (default ``forfeit``, -1.5 / +0.5); :data:`MARS_FORFEIT` is
@@ -252,6 +254,8 @@ class OpenSpielEnv(TurnBasedTextEnv):
     """Rules in words, for the prompt; default: a pointer to OpenSpiel's rules of the game."""
     mars_draw_bonus: ClassVar[bool] = False
     """Whether MARS pays +0.1 for a zero final return in this game (TicTacToe, Hanabi)."""
+    payoff_component: ClassVar[str] = "returns"
+    """Name of the reward component that pays returns outside [-1, 1] (chips, a team score)."""
     public_moves: ClassVar[bool | None] = None
     """Whether every seat sees each move; ``None``: only in perfect-information games."""
 
@@ -302,6 +306,7 @@ class OpenSpielEnv(TurnBasedTextEnv):
             info = game_info(self.game_string)
         self._info = info
         self._game = info.game
+        self._unit_returns = info.game.min_utility() >= -1.0 and info.game.max_utility() <= 1.0
         self.reward_shaping = reward_shaping
         self.format_reward = MARS_FORMAT_REWARD if reward_shaping == "mars" else 0.0
         if draw_bonus is None:
@@ -360,7 +365,16 @@ class OpenSpielEnv(TurnBasedTextEnv):
                 if value == 0.0:
                     self._reward(agent, "draw_bonus", self.draw_bonus)
         self._note("Final state:\n" + str(self._state))
-        self._finish(scores, self._outcome_text(scores))
+        text = self._outcome_text(scores)
+        if self._unit_returns:
+            self._finish(scores, text)
+            return
+        # Returns beyond +-1 (chips, a team score) are paid under their own name; "outcome"
+        # keeps the project's meaning (+1 win, -1 loss, 0 draw) and is 0 here, as in the native
+        # Kuhn Poker's chip payoff.
+        for agent, value in scores.items():
+            self._reward(agent, self.payoff_component, value)
+        self._finish(dict.fromkeys(scores, 0.0), text)
 
     def _outcome_text(self, scores: dict[str, float]) -> str:
         listed = ", ".join(f"{a} {v:+g}" for a, v in scores.items())

@@ -166,7 +166,8 @@ class MarsKuhnPokerEnv(OpenSpielEnv, game="kuhn_poker"):
         "``<BET>`` are accepted.",
         view="The view is written out in words: own card, the moves of the hand, the pot and "
         "the chips the seat has put in.",
-        outcome='The chips won or lost (+-1 or +-2), at the end (``"outcome"``).',
+        outcome='The chips won or lost (+-1 or +-2), at the end (component ``"chips"``; '
+        '``"outcome"``, which means +1 win / -1 loss / 0 draw in this project, is 0).',
         draw=False,
         stake="the chips it has put in the pot",
         start="Both players ante 1 and are dealt a card by the env's generator; ``player_0`` "
@@ -174,6 +175,7 @@ class MarsKuhnPokerEnv(OpenSpielEnv, game="kuhn_poker"):
     )
 
     title = "Kuhn Poker"
+    payoff_component = "chips"
     public_moves = True
     rules_text = (
         "The deck has three cards, J < Q < K. Each player antes 1 chip and gets one card the "
@@ -215,7 +217,8 @@ class MarsLeducHoldemEnv(OpenSpielEnv, game="leduc_poker"):
         moves="``[Fold]``, ``[Call]`` (check or call) and ``[Raise]`` (bet or raise).",
         view="The view is written out in words: round, own card, public card, the bets of each "
         "round, the pot and the chips the seat has put in.",
-        outcome='The chips won or lost (at most 13), at the end (``"outcome"``).',
+        outcome='The chips won or lost (at most 13), at the end (component ``"chips"``; '
+        '``"outcome"`` is 0).',
         draw=False,
         stake="the chips it has put in the pot",
         start="Both players ante 1 and are dealt a card by the env's generator; ``player_0`` "
@@ -223,6 +226,7 @@ class MarsLeducHoldemEnv(OpenSpielEnv, game="leduc_poker"):
     )
 
     title = "Leduc Hold'em"
+    payoff_component = "chips"
     public_moves = True
     rules_text = (
         "The deck has six cards: two Jacks, two Queens, two Kings. Each player antes 1 chip and "
@@ -257,6 +261,7 @@ class _MarsHanabi(OpenSpielEnv):
     """Shared rules text of MARS's three Hanabi sizes (cooperative: one team score)."""
 
     title = "Hanabi"
+    payoff_component = "score"
     public_moves = True
     mars_draw_bonus = True
 
@@ -299,7 +304,8 @@ class MarsMiniHanabiEnv(_MarsHanabi, game="hanabi", params=MINI_HANABI):
         "card 0>`` and ``<Discard card 0>`` are accepted.",
         view="The view is OpenSpiel's Hanabi string: tokens, fireworks, both hands (the own "
         "cards hidden as ``XX``, with what hints have revealed), deck size and discards.",
-        outcome='The team score, the same for both seats, at the end (``"outcome"``).',
+        outcome='The team score, the same for both seats, at the end (component ``"score"``; '
+        '``"outcome"`` is 0).',
         draw=True,
         stake="the score earned so far",
         start="Both hands are dealt by the env's generator; ``player_0`` moves first.",
@@ -321,7 +327,8 @@ class MarsSimpleHanabiEnv(_MarsHanabi, game="hanabi", params=SIMPLE_HANABI):
         "card 0>`` and ``<Discard card 0>`` are accepted.",
         view="The view is OpenSpiel's Hanabi string: tokens, fireworks, both hands (the own "
         "cards hidden as ``XX``, with what hints have revealed), deck size and discards.",
-        outcome='The team score, the same for both seats, at the end (``"outcome"``).',
+        outcome='The team score, the same for both seats, at the end (component ``"score"``; '
+        '``"outcome"`` is 0).',
         draw=True,
         stake="the score earned so far",
         start="Both hands are dealt by the env's generator; ``player_0`` moves first.",
@@ -343,7 +350,8 @@ class MarsFullHanabiEnv(_MarsHanabi, game="hanabi", params=FULL_HANABI):
         "card 0>`` and ``<Discard card 0>`` are accepted.",
         view="The view is OpenSpiel's Hanabi string: tokens, fireworks, both hands (the own "
         "cards hidden as ``XX``, with what hints have revealed), deck size and discards.",
-        outcome='The team score, the same for both seats, at the end (``"outcome"``).',
+        outcome='The team score, the same for both seats, at the end (component ``"score"``; '
+        '``"outcome"`` is 0).',
         draw=True,
         stake="the score earned so far",
         start="Both hands are dealt by the env's generator; ``player_0`` moves first.",
