@@ -283,23 +283,16 @@ class TextArenaEnv(AECEnv):
         """(Re)build TextArena's game if needed and reset it with ``episode_seed``."""
         from selfplay_gym.envs.textarena.catalog import construct_raw
 
-        for fresh in (self._ta_env is None, True):
-            # The generator state is set before the game object is built, so an env built now
-            # and one reused from the last episode start from the same state.
-            self._py_state = random.Random(episode_seed).getstate()
-            if self.game.numpy_random:
-                self._np_state = np.random.RandomState(episode_seed % 2**32).get_state()
-            if fresh:
-                self._ta_env = None
-                self._ta_env = self._call(construct_raw, self.game_id)
-            try:
-                self._call(self._ta_env.reset, num_players=self.num_players, seed=episode_seed)
-                break
-            except Exception:
-                # Some games cannot reset a used game object (SpiteAndMalice-v0 writes to the
-                # new state before initialising it); a fresh object is built once and tried.
-                if fresh:
-                    raise
+        # A fresh game object every episode, built after the generator state is set from the
+        # episode's seed: TextArena games keep state across their own resets (Kuhn Poker
+        # shuffles the previous episode's deck in place, SpiteAndMalice cannot reset a used
+        # object), so reusing one would make an episode depend on the episodes before it.
+        self._py_state = random.Random(episode_seed).getstate()
+        if self.game.numpy_random:
+            self._np_state = np.random.RandomState(episode_seed % 2**32).get_state()
+        self._ta_env = None
+        self._ta_env = self._call(construct_raw, self.game_id)
+        self._call(self._ta_env.reset, num_players=self.num_players, seed=episode_seed)
         if self.error_allowance is not None:
             self._ta_env.state.error_allowance = self.error_allowance
 
@@ -429,7 +422,7 @@ class TextArenaEnv(AECEnv):
         return "\n".join(self._transcript)
 
     def close(self) -> None:
-        """Drop TextArena's game object (it is rebuilt on the next reset)."""
+        """Drop TextArena's game object (every reset builds a new one)."""
         self._ta_env = None
 
     def legal_actions(self, agent: str | None = None) -> list[str]:
@@ -563,6 +556,8 @@ class TextArenaEnv(AECEnv):
 
         kinds = ta.ObservationType
         state = self._ta_env.state
+        # id of a message's text -> who received it (TextArena's broadcasts share one str object)
+        recipients: dict[int, list[int]] = {}
         for pid, queue in list(state.observations.items()):
             if not queue:
                 continue
@@ -572,6 +567,7 @@ class TextArenaEnv(AECEnv):
                 continue
             for entry in queue:
                 from_id, message, kind = _normalize(entry, kinds)
+                recipients.setdefault(id(message), []).append(pid)
                 if kind == kinds.PROMPT:
                     self._system[agent].append(_cap(message, self.max_game_message_chars))
                 elif kind == kinds.GAME_BOARD:
@@ -584,14 +580,24 @@ class TextArenaEnv(AECEnv):
                     self._history[agent].append(
                         f"[GAME] {_cap(message, self.max_game_message_chars)}"
                     )
-        self._log_transcript(state)
+        self._log_transcript(state, recipients)
 
-    def _log_transcript(self, state: Any) -> None:
-        """Append TextArena's new log lines (every message, hidden ones included) to the transcript."""
+    def _log_transcript(self, state: Any, recipients: dict[int, list[int]]) -> None:
+        """Append TextArena's new log lines to the transcript, private ones marked with their reader."""
+        import textarena as ta
+
         logs = getattr(state, "logs", None) or ()
-        for from_id, message in logs[self._logged :]:
+        for entry in logs[self._logged :]:
+            from_id, message, _ = _normalize(entry, ta.ObservationType)
             who = "GAME" if from_id == -1 else f"player_{from_id}"
-            self._transcript.append(f"[{who}] {_cap(str(message), self.max_game_message_chars)}")
+            readers = sorted(set(recipients.get(id(message), ())))
+            to = (
+                f" (to {', '.join(f'player_{p}' for p in readers)})"
+                if 0 < len(readers) < self.num_players
+                else ""
+            )
+            text = _cap(message, self.max_game_message_chars)
+            self._transcript.append(f"[{who}]{to} {text}")
         self._logged = len(logs)
 
     def _words_of(self, from_id: int, message: str) -> str:
