@@ -3,7 +3,8 @@
 Training games: TicTacToe, single-hand Kuhn Poker and MiniHanabi (cooperative). Held-out
 games: Connect Four, Leduc Hold'em, Simple Hanabi and Full Hanabi. Each class binds the
 OpenSpiel game with MARS's parameters and adds readable rules; the registry ids
-``selfplay/Mars<Game>-v0`` turn on MARS's reward shaping (``reward_shaping="mars"``).
+``selfplay/Mars<Game>-v0`` of the training games turn on MARS's reward shaping
+(``reward_shaping="mars"``); the held-out ids pay the plain outcome, as MARS evaluates them.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ _ACTIONS = """Any string. In the answer span (last ``<answer>`` tag as MARS asks
 up among the move names, ignoring case, spacing and one layer of ``<...>``: {moves}
 An integer action is an OpenSpiel action id (the numeric view's ``Discrete`` action)."""
 
-_REWARDS = """{outcome} With the id's ``reward_shaping="mars"`` every accepted move also earns +0.05
-(component ``"format"``){draw}. MARS's length penalty needs token counts, so it is left to
+_REWARDS = """{outcome} With ``reward_shaping="mars"`` (the default of MARS's training ids:
+TicTacToe, KuhnPoker, MiniHanabi; the held-out ids pay the plain outcome, as MARS evaluates
+them) every accepted move also earns +0.05 (component ``"format"``){draw}. MARS's length penalty needs token counts, so it is left to
 the trainer. Invalid replies follow the invalid-move policy: the project's default
 ``forfeit`` (-1.5 / +0.5); pass ``invalid_move=MARS_FORFEIT, forfeit_stake=True`` for MARS's
 -10 minus the offender's stake ({stake}; component ``"stake"``) and 0 for the other seat."""
@@ -59,7 +61,7 @@ the trainer. Invalid replies follow the invalid-move policy: the project's defau
 _EPISODE_END = """Terminates at OpenSpiel's terminal state or on a forfeit; truncates after ``max_turns``
 steps (50, MARS's ``max_actions_per_traj``), with no outcome reward."""
 
-_ARGUMENTS = """``reward_shaping`` (``"mars"`` for the id, ``"none"`` for the plain outcome),
+_ARGUMENTS = """``reward_shaping`` (``"mars"`` or ``"none"``: see Rewards),
 ``draw_bonus``, ``forfeit_stake``, ``public_actions``, plus the base arguments
 (``invalid_move``, ``max_turns``, ``max_action_chars``, ``max_observation_chars``,
 ``render_mode``) of :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`. The game and its

@@ -124,6 +124,8 @@ _OPENSPIEL_MCTS_BOTS = {
 }
 _OPENSPIEL_CFR_BOTS = {"cfr": f"{_OPENSPIEL}.bots:CFRBot", "strong": f"{_OPENSPIEL}.bots:CFRBot"}
 _MARS_KWARGS = {"reward_shaping": "mars", "max_turns": 50}
+# MARS only evaluates on its held-out games (win rates, team scores): their ids pay the outcome.
+_MARS_HELD_OUT_KWARGS = {"reward_shaping": "none", "max_turns": 50}
 
 ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
@@ -321,27 +323,27 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
         id="selfplay/MarsConnectFour-v0",
         entry_point=f"{_OPENSPIEL}.mars:MarsConnectFourEnv",
-        kwargs=_MARS_KWARGS,
+        kwargs=_MARS_HELD_OUT_KWARGS,
         bots=_OPENSPIEL_MCTS_BOTS,
         summary="MARS held-out game: OpenSpiel connect_four; MCTS opponents (100, 1000 simulations).",
     ),
     SelfPlaySpec(
         id="selfplay/MarsLeducHoldem-v0",
         entry_point=f"{_OPENSPIEL}.mars:MarsLeducHoldemEnv",
-        kwargs=_MARS_KWARGS,
+        kwargs=_MARS_HELD_OUT_KWARGS,
         bots=_OPENSPIEL_CFR_BOTS,
         summary="MARS held-out game: OpenSpiel leduc_poker; CFR+ opponent.",
     ),
     SelfPlaySpec(
         id="selfplay/MarsSimpleHanabi-v0",
         entry_point=f"{_OPENSPIEL}.mars:MarsSimpleHanabiEnv",
-        kwargs=_MARS_KWARGS,
+        kwargs=_MARS_HELD_OUT_KWARGS,
         summary="MARS held-out game (cooperative): Hanabi, 3 colours x 2 ranks, hands of 5.",
     ),
     SelfPlaySpec(
         id="selfplay/MarsFullHanabi-v0",
         entry_point=f"{_OPENSPIEL}.mars:MarsFullHanabiEnv",
-        kwargs=_MARS_KWARGS,
+        kwargs=_MARS_HELD_OUT_KWARGS,
         summary="MARS held-out game (cooperative): Hanabi, 3 colours x 3 ranks, hands of 5.",
     ),
     # ---- end of the OpenSpiel block ----
