@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyspiel
-
 from selfplay_gym.core.bots import Bot
+from selfplay_gym.envs.openspiel._pyspiel import pyspiel
 from selfplay_gym.envs.openspiel.env import game_info
 
 __all__ = ["MCTSBot", "MCTS100Bot", "MCTS1000Bot", "CFRBot", "cfr_policy", "CFR_ITERATIONS"]

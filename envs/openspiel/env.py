@@ -29,11 +29,11 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
-import pyspiel
 
 from selfplay_gym.core.invalid import InvalidMovePolicy
 from selfplay_gym.core.parsers import ParseResult, bracketed
 from selfplay_gym.core.text_game import TurnBasedTextEnv
+from selfplay_gym.envs.openspiel._pyspiel import pyspiel
 
 __all__ = ["OpenSpielEnv", "GameInfo", "game_info", "MARS_FORFEIT", "REWARD_SHAPINGS"]
 
