@@ -17,6 +17,11 @@ machine noise hits them alike; see ``benchmarks/README.md``):
 (c) **flat per-step cost** -- 1,000 episodes on ONE text env of each of our games: steps/s and
     mean observation length over episodes 1-100, 451-550 and 901-1000; and, for contrast, one
     TextArena env reset 300 times (its observation wrappers keep history across resets).
+(d) **TextArena bridge** -- ``TextArenaEnv`` (``selfplay/TextArena*`` ids) against raw TextArena on
+    the same games: in (a)+(b), one bridged env reused with ``reset(seed=i)`` against a fresh
+    ``ta.make`` per game, the same move-list agent on both (the bridge's overhead per step); and
+    1,000 episodes on ONE bridged env against ONE reused ``ta.make`` env (TextArena slows down as
+    its history grows, the bridge stays flat).
 
 Only steps of acting players count (not the ``None`` steps of finished agents). Each workload
 reports the median over repeats of wall-clock steps/s and of steps per CPU-second
@@ -67,6 +72,8 @@ TA_NOTES = {
     "SimpleNegotiation-v0": "5 resources, random values; closest equivalent of our 2-resource game",
 }
 TARGET_TEXT_OVER_TA = 3.0
+BRIDGE_IDS = ("TicTacToe-v0", "KuhnPoker-v0-short")
+"""TextArena ids timed through the bridge (d), each against the same id in raw TextArena."""
 NOTES = """\
 Notes:
 * ours = one env reused, reset(seed=i) per episode. Text mode builds the full prompt every step
@@ -179,6 +186,27 @@ def play_textarena(
     if any(info.get("invalid_move") for info in game_info.values()):
         counters["invalid_games"] += 1
     return steps
+
+
+def play_bridge(
+    env: Any, agent: Callable[[str, random.Random], str], rng: random.Random, seed: int
+) -> tuple[int, int]:
+    """One episode of a bridged TextArena env, ``agent`` reading the prompt: (steps, prompt chars)."""
+    env.reset(seed=seed)
+    steps = chars = 0
+    for _agent in env.agent_iter():
+        obs, _reward, term, trunc, _info = env.last()
+        if term or trunc:
+            env.step(None)
+        else:
+            chars += len(obs)
+            env.step(agent(obs, rng))
+            steps += 1
+    return steps, chars
+
+
+def _ta_agent(ta_id: str) -> Callable[[str, random.Random], str]:
+    return ta_list_agent(_TA_MOVE_MARKERS["KuhnPoker" if ta_id.startswith("Kuhn") else "TicTacToe"])
 
 
 def play_pettingzoo(env: Any, rng: random.Random) -> int:
@@ -316,6 +344,22 @@ def build_workloads(master: random.Random, skip: set[str]) -> tuple[list[Workloa
                         play_textarena(ta, ta_id, agent, rng, counters)
                     )
                     workloads.append(w)
+            if "bridge" not in skip:
+                from selfplay_gym.envs.textarena import TextArenaEnv
+
+                for ta_id in BRIDGE_IDS:
+                    env = TextArenaEnv(ta_id)
+                    next_seed = _episode_counter()
+                    workloads.append(
+                        Workload(
+                            key=f"bridge:{ta_id}",
+                            label=f"bridge TextArenaEnv({ta_id!r}) (one env, reset(seed=i))",
+                            play=lambda rng, env=env, ta_id=ta_id, next_seed=next_seed: play_bridge(
+                                env, _ta_agent(ta_id), rng, next_seed()
+                            )[0],
+                            rng=_seeded(master),
+                        )
+                    )
     if "pettingzoo" not in skip:
         try:
             from pettingzoo.classic import tictactoe_v3
@@ -409,6 +453,28 @@ def flat_cost_ours(
         row["passes"] = passes
         merged.append(row)
     return merged
+
+
+def flat_cost_bridge(ta_id: str, episodes: int, rng: random.Random) -> dict[str, Any]:
+    """``episodes`` episodes on ONE bridged env; per window: step rates and prompt length."""
+    from selfplay_gym.envs.textarena import TextArenaEnv
+
+    agent = _ta_agent(ta_id)
+    warm = TextArenaEnv(ta_id)
+    for i in range(20):
+        play_bridge(warm, agent, rng, i)
+    env = TextArenaEnv(ta_id)
+    perf, cpu_clock = time.perf_counter, time.process_time
+    per_episode = []
+    for i in range(episodes):
+        t0, c0 = perf(), cpu_clock()
+        steps, chars = play_bridge(env, agent, rng, i)
+        per_episode.append((perf() - t0, cpu_clock() - c0, steps, chars))
+    return {
+        "env_id": ta_id,
+        "games_played": episodes,
+        "windows": _window_rates(per_episode, episodes),
+    }
 
 
 def flat_cost_textarena(
@@ -559,6 +625,12 @@ def report(workloads: list[Workload]) -> tuple[str, list[dict[str, Any]]]:
             add(f"ours-{mode}:TicTacToe", f"pettingzoo:tictactoe_v3.{ctor}()")
     for game in OUR_GAMES:
         add(f"ours-numeric:{game}", f"ours-text:{game}", "numeric speed-up over text")
+    for ta_id in BRIDGE_IDS:
+        add(
+            f"bridge:{ta_id}",
+            f"textarena:{ta_id}",
+            "the bridge's cost: below 1 = slower than raw TextArena (fresh ta.make per game)",
+        )
     if ratio_rows:
         out.append("")
         out.append(
@@ -684,6 +756,12 @@ def main(argv: list[str] | None = None) -> int:
         help="resets of one TextArena env in the (c) contrast (default 300; quick 100; 0 skips)",
     )
     parser.add_argument(
+        "--bridge-budget",
+        type=float,
+        default=120.0,
+        help="seconds the reused raw TextArena env may run in (d) before it is stopped",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a ~15 s run with fewer, shorter repeats"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the script's random.Random")
@@ -691,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=["textarena", "pettingzoo", "flat"],
+        choices=["textarena", "pettingzoo", "flat", "bridge"],
         help="leave out a group of workloads (repeatable)",
     )
     parser.add_argument("--json", metavar="PATH", help="write every number to PATH as JSON")
@@ -803,6 +881,39 @@ def main(argv: list[str] | None = None) -> int:
                 "\n(TextArena's observation wrappers keep history across reset(); see "
                 "performance-anchors.md section 2. Contrast run skipped.)"
             )
+
+    if not ({"flat", "bridge", "textarena"} & skip):
+        print(
+            f"\n(d) TextArena bridge, flat per-step cost: {episodes} episodes on ONE bridged env "
+            f"against ONE reused ta.make env (TextArena stops at {args.bridge_budget:g} s)"
+        )
+        rows = []
+        for ta_id in BRIDGE_IDS:
+            runs = {
+                "bridge": flat_cost_bridge(ta_id, episodes, _seeded(master)),
+                "textarena reused": flat_cost_textarena(
+                    ta_id, episodes, args.bridge_budget, _seeded(master)
+                ),
+            }
+            for name, run in runs.items():
+                if run is None:
+                    continue
+                flat[f"{name}:{ta_id}"] = run
+                windows = run["windows"]
+                first, last = windows[0]["steps_per_cpu_s"], windows[-1]["steps_per_cpu_s"]
+                rows.append(
+                    [f"{name} {ta_id} ({run['games_played']} games)"]
+                    + [
+                        f"{w['episodes']}: {_k(w['steps_per_s'])} / {_k(w['steps_per_cpu_s'])} / "
+                        f"{w['mean_obs_chars']:.0f}"
+                        for w in windows
+                    ]
+                    + [f"{last / first:.2f}"]
+                )
+        header = ["env"] + [
+            f"window {i}: games: wall steps/s / per CPU-s / obs chars" for i in (1, 2, 3)
+        ]
+        print(_table([*header, "last/first (CPU)"], rows))
 
     total = time.perf_counter() - t_start
     load = os.getloadavg() if hasattr(os, "getloadavg") else "-"

@@ -84,6 +84,16 @@ def _normalize(entry: Any, kinds: Any) -> tuple[int, str, Any]:
     A few games call ``add_observation`` positionally in the wrong order, so the sender, the
     text and the type arrive shuffled; each is recognised by its type instead.
     """
+    if (
+        type(entry) is tuple
+        and len(entry) == 3
+        and type(entry[0]) is int
+        and type(entry[1]) is str
+        and type(entry[2]) is kinds
+    ):
+        return entry  # the usual order: (from_id, message, kind)
+    if type(entry) is tuple and len(entry) == 2 and type(entry[0]) is int and type(entry[1]) is str:
+        return entry[0], entry[1], None  # a log line: (from_id, message)
     parts = list(entry) if isinstance(entry, tuple | list) else [entry]
     kind = next((p for p in parts if isinstance(p, kinds)), kinds.GAME_MESSAGE)
     ints = [p for p in parts if isinstance(p, int) and not isinstance(p, bool)]
@@ -459,7 +469,7 @@ class TextArenaEnv(AECEnv):
 
     @property
     def transcript(self) -> list[str]:
-        """Every message of the game so far, as the bridge saw it."""
+        """Every message of the game so far (kept only with ``render_mode="ansi"``)."""
         return list(self._transcript)
 
     # ---- internals -------------------------------------------------------------------------
@@ -558,6 +568,7 @@ class TextArenaEnv(AECEnv):
         state = self._ta_env.state
         # id of a message's text -> who received it (TextArena's broadcasts share one str object)
         recipients: dict[int, list[int]] = {}
+        keep_transcript = self.render_mode is not None
         for pid, queue in list(state.observations.items()):
             if not queue:
                 continue
@@ -567,7 +578,8 @@ class TextArenaEnv(AECEnv):
                 continue
             for entry in queue:
                 from_id, message, kind = _normalize(entry, kinds)
-                recipients.setdefault(id(message), []).append(pid)
+                if keep_transcript:
+                    recipients.setdefault(id(message), []).append(pid)
                 if kind == kinds.PROMPT:
                     self._system[agent].append(_cap(message, self.max_game_message_chars))
                 elif kind == kinds.GAME_BOARD:
@@ -580,7 +592,8 @@ class TextArenaEnv(AECEnv):
                     self._history[agent].append(
                         f"[GAME] {_cap(message, self.max_game_message_chars)}"
                     )
-        self._log_transcript(state, recipients)
+        if keep_transcript:  # the omniscient transcript is for render(); skipped without a mode
+            self._log_transcript(state, recipients)
 
     def _log_transcript(self, state: Any, recipients: dict[int, list[int]]) -> None:
         """Append TextArena's new log lines to the transcript, private ones marked with their reader."""
