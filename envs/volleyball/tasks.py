@@ -542,12 +542,18 @@ class _TeamDrill(Task):
         return out
 
     def _direction_cos(self, hitter: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Cosine between the ball's xy velocity and the xy direction hitter -> goal."""
+        """Cosine between the ball's xy velocity and the xy direction hitter -> goal.
+
+        0 for a ball moving (almost) straight up or down (xy speed under 0.1 m/s, ours): the
+        direction of a numerically tiny xy velocity means nothing.
+        """
         s = self.sim
         v = s.ball_vel[:, :2]
         d = goal[:, :2] - s.drone_pos[np.arange(self.num_courts), np.maximum(hitter, 0), :2]
-        denom = np.linalg.norm(v, axis=-1) * np.linalg.norm(d, axis=-1)
-        return np.where(denom > 1e-9, np.einsum("ci,ci->c", v, d) / np.maximum(denom, 1e-9), 0.0)
+        speed = np.linalg.norm(v, axis=-1)
+        denom = speed * np.linalg.norm(d, axis=-1)
+        cos = np.einsum("ci,ci->c", v, d) / np.maximum(denom, 1e-9)
+        return np.where((speed > 0.1) & (denom > 1e-9), cos, 0.0)
 
 
 class BumpAndPass(_TeamDrill):
@@ -695,6 +701,8 @@ class SetAndSpike(_TeamDrill):
         self.turn = np.zeros(num_courts, dtype=int)
         self.phase = np.zeros(num_courts, dtype=int)  # 0 serve-to-set, 1 set done, 2 spiked
         self.over = np.zeros(num_courts, dtype=bool)
+        self.spike_wait = np.full(num_courts, -1)  # steps since a spike not yet judged, else -1
+        self._last_ball_vel = np.zeros((num_courts, 3))
 
     def _place(self, ids, rng):
         k = len(ids)
@@ -703,6 +711,8 @@ class SetAndSpike(_TeamDrill):
         self.turn[ids] = 0
         self.phase[ids] = 0
         self.over[ids] = False
+        self.spike_wait[ids] = -1
+        self._last_ball_vel[ids] = self.sim.ball_vel[ids]
         if self.config.defender:
             self._defender_reset(ids)
 
@@ -762,11 +772,26 @@ class SetAndSpike(_TeamDrill):
             ),
             pos[:, 1],
         )
-        cos = np.where(set_hit | spike, self._direction_cos(events.hitter, goal), 0.0)
+        cos = np.where(set_hit, self._direction_cos(events.hitter, goal), 0.0)
         self.phase = np.where(set_hit, 1, np.where(spike, 2, self.phase))
         self.turn = np.where(self.phase == 0, 0, 1)
-        downward = spike & (s.ball_vel[:, 2] < 0)
-        speed = np.where(spike, c.speed_weight * (5.0 - np.maximum(s.ball_vel[:, 2], -20.0)), 0.0)
+        # The racket contact is soft and can span two control steps, so at the hit the ball may
+        # still be moving down: judge the spike (direction, downward, speed) by the velocity it
+        # leaves with, on its first step of free flight (at most 3 steps after the hit).
+        gravity_step = np.array([0.0, 0.0, -self.hits.jump_z])
+        free = np.linalg.norm(s.ball_vel - self._last_ball_vel - gravity_step, axis=-1) < 0.05
+        self._last_ball_vel = s.ball_vel.copy()
+        waiting = self.spike_wait >= 0
+        self.spike_wait = np.where(spike, 0, np.where(waiting, self.spike_wait + 1, -1))
+        judged = (self.spike_wait >= 1) & (free | (self.spike_wait >= 3))
+        self.spike_wait[judged] = -1
+        target = np.concatenate(
+            [np.tile(c.target, (self.num_courts, 1)), np.zeros((self.num_courts, 1))], 1
+        )
+        attacker = np.ones(self.num_courts, dtype=int)
+        cos = np.where(judged, self._direction_cos(attacker, target), cos)
+        downward = judged & (s.ball_vel[:, 2] < 0)
+        speed = np.where(judged, c.speed_weight * (5.0 - np.maximum(s.ball_vel[:, 2], -20.0)), 0.0)
         over_now = (
             (self.phase == 2) & ~self.over & (ball[:, 0] < 0) & (ball[:, 2] > self.court.net_height)
         )
