@@ -35,7 +35,14 @@ from selfplay_gym.core.parsers import ParseResult, bracketed
 from selfplay_gym.core.text_game import TurnBasedTextEnv
 from selfplay_gym.envs.openspiel._pyspiel import pyspiel
 
-__all__ = ["OpenSpielEnv", "GameInfo", "game_info", "MARS_FORFEIT", "REWARD_SHAPINGS"]
+__all__ = [
+    "OpenSpielEnv",
+    "GameInfo",
+    "game_info",
+    "format_game_string",
+    "MARS_FORFEIT",
+    "REWARD_SHAPINGS",
+]
 
 MARS_FORFEIT = InvalidMovePolicy(mode="forfeit", offender_reward=-10.0, opponent_reward=0.0)
 """MARS's loss for a reply in the wrong format: -10 to the offender (plus its stake with
@@ -166,7 +173,7 @@ def game_info(game_string: str) -> GameInfo:
     )
 
 
-def game_string(game: str, params: Mapping[str, Any] | None = None) -> str:
+def format_game_string(game: str, params: Mapping[str, Any] | None = None) -> str:
     """``"hanabi"`` + ``{"colors": 2}`` -> ``"hanabi(colors=2)"`` (keys sorted, a canonical form)."""
     if not params:
         return game
@@ -264,7 +271,7 @@ class OpenSpielEnv(TurnBasedTextEnv):
     ):
         super().__init_subclass__(**kwargs)
         if game is not None:
-            cls._bind(cls, game_string(game, params))
+            cls._bind(cls, format_game_string(game, params))
 
     @staticmethod
     def _bind(target: Any, string: str) -> GameInfo:
@@ -294,7 +301,7 @@ class OpenSpielEnv(TurnBasedTextEnv):
                 f"expected reward_shaping in {REWARD_SHAPINGS}, got {reward_shaping!r}"
             )
         if game is not None:
-            string = game_string(game, params)
+            string = format_game_string(game, params)
             if self.game_string and string != self.game_string:
                 raise ValueError(
                     f"{type(self).__name__} plays {self.game_string!r}; got game {string!r}"
