@@ -66,6 +66,7 @@ bench: $(STAMP) $(WORDNET) $(BWRAP)  ## Speed against TextArena and PettingZoo (
 	command -v valgrind >/dev/null && $(PY) benchmarks/instructions.py || echo "valgrind not found: instruction counts skipped"
 	$(PY) benchmarks/rollout.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/openspiel_bridge.py
 
 docs: $(STAMP)  ## Regenerate the env pages in docs/envs from the env docstrings
 	$(PY) docs/gen_env_pages.py

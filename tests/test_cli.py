@@ -61,6 +61,25 @@ def test_list_groups_the_ids_by_family(capsys):
     assert "selfplay/SearchQA-v0" in section and "selfplay/TicTacToe-v0" not in section
 
 
+def test_list_names_an_id_whose_extra_is_missing_and_lists_the_rest(capsys, monkeypatch):
+    from selfplay_gym.registry import SelfPlaySpec
+
+    original = SelfPlaySpec.make
+
+    def make(self, **kwargs):
+        if self.family == "volleyball":
+            raise ImportError("drone volleyball needs MuJoCo 4: pip install 'selfplay-gym[drones]'")
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(SelfPlaySpec, "make", make)
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    lines = out.splitlines()
+    (row,) = [line for line in lines if line.startswith("selfplay/Volleyball3v3-v0 ")]
+    assert "not available" in row and "selfplay-gym[drones]" in row
+    assert any(line.startswith("selfplay/TicTacToe-v0 ") for line in lines)
+
+
 # ---- arena -----------------------------------------------------------------------------------
 def test_arena_strong_never_loses_tictactoe_and_games_add_up(capsys):
     code, out, _ = run_cli(

@@ -37,7 +37,6 @@ FAMILY_COMMANDS = {
     "search": "selfplay_gym.envs.search.cli",
     "repos": "selfplay_gym.envs.code_repair.cli",
     "textarena": "selfplay_gym.envs.textarena.cli",
-    "textarena": "selfplay_gym.envs.textarena.cli",
     "volleyball": "selfplay_gym.envs.volleyball.cli",
 }
 """Commands an env family adds: name -> module with ``add_parser(commands)`` and ``run(args)``.
@@ -152,7 +151,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     families: list[str] = []
     for s in sorted(ENV_SPECS, key=lambda s: _first_index(s.family)):
         families.append(s.family)
-        env = s.make()
+        try:
+            env = s.make()
+        except ImportError as exc:  # a family whose extra is not installed: say so, list the rest
+            rows.append((s.id, s.kind, "-", "-", "-", "-", f"(not available: {exc})"))
+            continue
         agents = list(env.possible_agents)
         first = agents[0]
         moves = getattr(env.unwrapped, "move_names", None)
