@@ -105,6 +105,12 @@ _REPEATED_GAME_BOTS = {
     "tit_for_tat": f"{_TEXT_GAMES}.repeated_games:TitForTatBot",
     "grim": f"{_TEXT_GAMES}.repeated_games:GrimTriggerBot",
 }
+_SPY_BOTS = {  # social games: Who-is-the-Spy
+    "strong": f"{_TEXT_GAMES}.spy:StrongSpyPlayer",
+    "truthful": f"{_TEXT_GAMES}.spy:TruthfulSpyPlayer",
+    "vague_spy": f"{_TEXT_GAMES}.spy:VagueSpyPlayer",
+    "least_match_voter": f"{_TEXT_GAMES}.spy:LeastMatchVoter",
+}
 _SEARCH_BOTS = {
     "scripted": f"{_SEARCH}.players:ScriptedSearchPlayer",
     "careful": f"{_SEARCH}.players:CarefulSearchPlayer",
@@ -299,6 +305,46 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         default_opponent="scripted",
         summary="SSR: an injector hides a bug in a real repository behind weakened tests; solvers repair it with sandboxed bash/view/edit tools (4 solvers here, SSR uses 8).",
     ),
+    # ---- social games: Who-is-the-Spy (words, images) and Werewolf (envs/text_games) ----
+    SelfPlaySpec(
+        id="selfplay/WhoIsTheSpy-v0",
+        entry_point=f"{_TEXT_GAMES}.spy:WhoIsTheSpyEnv",
+        kwargs={"num_players": 4, "num_rounds": 2},
+        bots=_SPY_BOTS,
+        default_opponent="strong",
+        summary="Who-is-the-Spy with words (Vision-Zero's game): 4 players, one spy, 2 clue rounds, a secret vote; Vision-Zero's rewards.",
+    ),
+    SelfPlaySpec(
+        id="selfplay/WhoIsTheSpyImages-v0",
+        entry_point=f"{_TEXT_GAMES}.spy_images:WhoIsTheSpyImagesEnv",
+        kwargs={"num_players": 4, "num_rounds": 2, "num_objects": 5},
+        bots=_SPY_BOTS,
+        default_opponent="strong",
+        summary="Vision-Zero's Who-is-the-Spy on generated CLEVR-like images (the spy's has two objects replaced); images in info['images'].",
+    ),
+    # ---- end of the social games: Who-is-the-Spy and Werewolf ----
+    # ---- social games: the Donor Game and bargaining (envs/text_games) ----
+    SelfPlaySpec(
+        id="selfplay/DonorGame-v0",
+        entry_point=f"{_TEXT_GAMES}.donor_game:DonorGameEnv",
+        kwargs={
+            "num_agents": 12,
+            "endowment": 10,
+            "multiplier": 2,
+            "num_generations": 3,
+            "trace_depth": 3,
+            "punishment": False,
+        },
+        bots={
+            "strong": f"{_TEXT_GAMES}.donor_game:ReciprocalBot",
+            "reciprocal": f"{_TEXT_GAMES}.donor_game:ReciprocalBot",
+            "always_give": f"{_TEXT_GAMES}.donor_game:AlwaysGiveBot",
+            "never_give": f"{_TEXT_GAMES}.donor_game:NeverGiveBot",
+        },
+        default_opponent="reciprocal",
+        summary="The Donor Game with cultural evolution (Vallinder & Hughes): 12 agents, gifts doubled, top half survive; 3 generations here (paper: 10).",
+    ),
+    # ---- end of the social games: the Donor Game and bargaining ----
     # ---- OpenSpiel bridge: MARS's suite (envs/openspiel) ----
     SelfPlaySpec(
         id="selfplay/MarsTicTacToe-v0",
