@@ -323,6 +323,28 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         summary="Vision-Zero's Who-is-the-Spy on generated CLEVR-like images (the spy's has two objects replaced); images in info['images'].",
     ),
     # ---- end of the social games: Who-is-the-Spy and Werewolf ----
+    # ---- social games: the Donor Game and bargaining (envs/text_games) ----
+    SelfPlaySpec(
+        id="selfplay/DonorGame-v0",
+        entry_point=f"{_TEXT_GAMES}.donor_game:DonorGameEnv",
+        kwargs={
+            "num_agents": 12,
+            "endowment": 10,
+            "multiplier": 2,
+            "num_generations": 3,
+            "trace_depth": 3,
+            "punishment": False,
+        },
+        bots={
+            "strong": f"{_TEXT_GAMES}.donor_game:ReciprocalBot",
+            "reciprocal": f"{_TEXT_GAMES}.donor_game:ReciprocalBot",
+            "always_give": f"{_TEXT_GAMES}.donor_game:AlwaysGiveBot",
+            "never_give": f"{_TEXT_GAMES}.donor_game:NeverGiveBot",
+        },
+        default_opponent="reciprocal",
+        summary="The Donor Game with cultural evolution (Vallinder & Hughes): 12 agents, gifts doubled, top half survive; 3 generations here (paper: 10).",
+    ),
+    # ---- end of the social games: the Donor Game and bargaining ----
     # ---- OpenSpiel bridge: MARS's suite (envs/openspiel) ----
     SelfPlaySpec(
         id="selfplay/MarsTicTacToe-v0",
