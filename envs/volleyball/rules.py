@@ -39,6 +39,8 @@ from selfplay_gym.envs.volleyball.physics import GRAVITY, Court
 
 __all__ = ["HitDetector", "HitEvents", "RallyRules", "RallyConfig", "FAULT_NAMES"]
 
+_TEAMS = np.array([0, 1])
+
 FAULT_NAMES = {
     0: "none",
     1: "hit_out_of_turn",
@@ -123,24 +125,39 @@ class HitDetector:
         ball_vel: np.ndarray,
     ) -> HitEvents:
         """Detect this step's hit per court from the new state."""
-        inside = self.in_racket(drone_pos, drone_up, ball_pos)
+        # in_racket and the distances inline, sharing ball - drone; sqrt of summed squares is
+        # exactly what np.linalg.norm computes, without its per-call overhead.
+        rel = ball_pos[:, None, :] - drone_pos
+        along = (rel * drone_up).sum(axis=-1)
+        radial_vec = rel - along[..., None] * drone_up
+        radial = np.sqrt((radial_vec * radial_vec).sum(axis=-1))
+        inside = (along >= 0.0) & (along <= self.racket_reach) & (radial <= self.racket_radius)
         if self.was_in is None:
             self.was_in = np.zeros_like(inside)
         near = inside | self.was_in
         dv = ball_vel - self.last_ball_vel
-        jumped = (dv[:, 2] > self.jump_z) | (np.linalg.norm(dv[:, :2], axis=-1) > self.jump_xy)
+        dv_xy = dv[:, :2]
+        jumped = (dv[:, 2] > self.jump_z) | (np.sqrt((dv_xy * dv_xy).sum(axis=-1)) > self.jump_xy)
         self.since_hit += 1
-        ready = self.since_hit > self.debounce
-        dist = np.linalg.norm(ball_pos[:, None, :] - drone_pos, axis=-1)
-        masked = np.where(near, dist, np.inf)
-        hitter = np.argmin(masked, axis=1)
-        hit = jumped & ready & near.any(axis=1)
-        close = np.where(dist <= self.touch_radius, dist, np.inf)
-        toucher = np.argmin(close, axis=1)
-        touch = jumped & ready & ~near.any(axis=1) & np.isfinite(close.min(axis=1))
-        self.since_hit[hit | touch] = 0
         self.was_in = inside
         self.last_ball_vel = ball_vel.copy()
+        ready_jump = jumped & (self.since_hit > self.debounce)
+        if not ready_jump.any():  # the common step: nothing struck the ball
+            none = np.zeros(len(ball_pos), dtype=bool)
+            return HitEvents(
+                hit=none,
+                hitter=np.full(len(ball_pos), -1),
+                touch=none.copy(),
+                toucher=np.full(len(ball_pos), -1),
+            )
+        dist = np.sqrt((rel * rel).sum(axis=-1))
+        masked = np.where(near, dist, np.inf)
+        hitter = np.argmin(masked, axis=1)
+        hit = ready_jump & near.any(axis=1)
+        close = np.where(dist <= self.touch_radius, dist, np.inf)
+        toucher = np.argmin(close, axis=1)
+        touch = ready_jump & ~near.any(axis=1) & np.isfinite(close.min(axis=1))
+        self.since_hit[hit | touch] = 0
         return HitEvents(
             hit=hit,
             hitter=np.where(hit, hitter, -1),
@@ -192,6 +209,17 @@ class RallyRules:
         self.last_team = np.full(num_courts, -1)
         self.turn = np.zeros(num_courts, dtype=int)
         self.ball_side = np.zeros(num_courts, dtype=int)
+        # Per-step work is done on (courts, team) masks: each drone's team as a one-hot row, and
+        # the pairs of teammates (i < j) whose distance the separation rule checks.
+        self._member = self.team[:, None] == _TEAMS
+        pairs = [
+            (i, j)
+            for i in range(self.n)
+            for j in range(i + 1, self.n)
+            if self.team[i] == self.team[j]
+        ]
+        self._pairs = np.array(pairs, dtype=int).reshape(-1, 2)
+        self._pair_member = self._member[self._pairs[:, 0]]
 
     def reset(self, ids: np.ndarray, server_team: np.ndarray, ball_pos: np.ndarray) -> None:
         """Start rallies on courts ``ids``; ``server_team`` serves (must touch first in 1v1)."""
@@ -213,58 +241,64 @@ class RallyRules:
     ) -> np.ndarray:
         """Fault case per team this step ``(courts, 2)`` and advance possession."""
         c = self.config
-        courts = np.arange(len(ball_pos))
         faults = np.zeros((len(ball_pos), 2), dtype=int)
 
-        def mark(mask: np.ndarray, team: np.ndarray, case: int) -> None:
-            rows = np.flatnonzero(mask)
-            if rows.size:
-                t = np.broadcast_to(team, mask.shape)[rows]
-                free = faults[rows, t] == 0
-                faults[rows[free], t[free]] = case
+        def mark(cond: np.ndarray, case: int) -> None:
+            # cond (courts, 2): the team commits this case; a team's first case found stands.
+            faults[cond & (faults == 0)] = case
+
+        def of_team(mask: np.ndarray, team: np.ndarray) -> np.ndarray:
+            return mask[:, None] & (team[:, None] == _TEAMS)
+
+        def any_member(per_drone: np.ndarray) -> np.ndarray:
+            return (per_drone[:, :, None] & self._member).any(axis=1)
 
         # Possession resets when the ball crosses the net plane.
         side = self.side_of(ball_pos[:, 0])
         crossed = side != self.ball_side
-        self.already_hit[crossed] = False
-        self.touches[crossed] = 0
+        if crossed.any():
+            self.already_hit[crossed] = False
+            self.touches[crossed] = 0
         self.ball_side = side
 
         # Case 1 (out of turn) and the possession bookkeeping of a hit.
-        hitter = np.maximum(events.hitter, 0)
-        hit_team = self.team[hitter]
-        twice = events.hit & self.already_hit[courts, hitter]
-        if c.turn_based:
-            twice |= events.hit & (hit_team != self.turn)
-        if c.role_order:
-            twice |= events.hit & (self.seat[hitter] != self.touches[courts, hit_team])
-        mark(twice, hit_team, 1)
-        rows = np.flatnonzero(events.hit)
-        self.already_hit[rows, hitter[rows]] = True
-        self.touches[rows, hit_team[rows]] += 1
-        self.last_team[rows] = hit_team[rows]
-        self.turn[rows] = 1 - hit_team[rows]
+        if events.hit.any():
+            courts = np.arange(len(ball_pos))
+            hitter = np.maximum(events.hitter, 0)
+            hit_team = self.team[hitter]
+            twice = events.hit & self.already_hit[courts, hitter]
+            if c.turn_based:
+                twice |= events.hit & (hit_team != self.turn)
+            if c.role_order:
+                twice |= events.hit & (self.seat[hitter] != self.touches[courts, hit_team])
+            mark(of_team(twice, hit_team), 1)
+            rows = np.flatnonzero(events.hit)
+            self.already_hit[rows, hitter[rows]] = True
+            self.touches[rows, hit_team[rows]] += 1
+            self.last_team[rows] = hit_team[rows]
+            self.turn[rows] = 1 - hit_team[rows]
 
         # Case 2: a hull touch.
-        toucher = np.maximum(events.toucher, 0)
-        mark(events.touch, self.team[toucher], 2)
-        rows = np.flatnonzero(events.touch)
-        self.last_team[rows] = self.team[toucher[rows]]
+        if events.touch.any():
+            toucher_team = self.team[np.maximum(events.toucher, 0)]
+            mark(of_team(events.touch, toucher_team), 2)
+            rows = np.flatnonzero(events.touch)
+            self.last_team[rows] = toucher_team[rows]
 
         # Case 3: a drone past the net plane.
         x = drone_pos[..., 0]
         over = np.where(self.team == 0, x < c.net_margin, x > -c.net_margin)
-        for t in (0, 1):
-            mark(over[:, self.team == t].any(axis=1), np.full(len(ball_pos), t), 3)
+        mark(any_member(over), 3)
 
         # Cases 4 and 5: the ball on the ground, in or out.
         down = ball_pos[:, 2] < c.ground_height
-        out = (np.abs(ball_pos[:, 0]) > self.court.half_length) | (
-            np.abs(ball_pos[:, 1]) > self.court.half_width
-        )
         touched = self.last_team >= 0
-        mark(down & out & touched, self.last_team, 5)
-        mark(down & ~(out & touched), side, 4)
+        if down.any():
+            out = (np.abs(ball_pos[:, 0]) > self.court.half_length) | (
+                np.abs(ball_pos[:, 1]) > self.court.half_width
+            )
+            mark(of_team(down & out & touched, self.last_team), 5)
+            mark(of_team(down & ~(out & touched), side), 4)
 
         # Case 6: the ball in the net zone.
         in_net = (
@@ -272,18 +306,15 @@ class RallyRules:
             & (np.abs(ball_pos[:, 1]) < self.court.half_width)
             & (ball_pos[:, 2] < self.court.net_height)
         )
-        mark(in_net, np.where(touched, self.last_team, side), 6)
+        if in_net.any():
+            mark(of_team(in_net, np.where(touched, self.last_team, side)), 6)
 
         # Cases 7 and 8: misbehaviour.
-        low = drone_pos[..., 2] < c.crash_height
-        for t in (0, 1):
-            members = np.flatnonzero(self.team == t)
-            mark(low[:, members].any(axis=1), np.full(len(ball_pos), t), 7)
-            if members.size > 1:
-                p = drone_pos[:, members]
-                d = np.linalg.norm(p[:, :, None] - p[:, None, :], axis=-1)
-                d[:, np.arange(members.size), np.arange(members.size)] = np.inf
-                mark((d < c.min_separation).any(axis=(1, 2)), np.full(len(ball_pos), t), 8)
+        mark(any_member(drone_pos[..., 2] < c.crash_height), 7)
+        if len(self._pairs):
+            gap = drone_pos[:, self._pairs[:, 0]] - drone_pos[:, self._pairs[:, 1]]
+            close = np.sqrt((gap * gap).sum(axis=-1)) < c.min_separation
+            mark((close[:, :, None] & self._pair_member).any(axis=1), 8)
         return faults
 
 

@@ -29,7 +29,6 @@ from selfplay_gym.envs.volleyball.physics import (
     PhysicsConfig,
     RotorModel,
     build_mjcf,
-    quat_to_mat,
 )
 
 __all__ = ["CourtBatch", "ACTION_MODES"]
@@ -57,6 +56,27 @@ def _mujoco():
             "drone volleyball needs MuJoCo 4: pip install 'selfplay-gym[drones]'"
         ) from exc
     return mujoco
+
+
+def _rotation_matrices(quat: np.ndarray) -> np.ndarray:
+    """:func:`~.physics.quat_to_mat` (the same arithmetic) written into one preallocated array.
+
+    It runs on every control step; filling the nine entries avoids the nested ``np.stack``.
+    """
+    w, x, y, z = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz, wx, wy, wz = x * y, x * z, y * z, w * x, w * y, w * z
+    rot = np.empty((*quat.shape[:-1], 3, 3))
+    rot[..., 0, 0] = 1 - 2 * (yy + zz)
+    rot[..., 0, 1] = 2 * (xy - wz)
+    rot[..., 0, 2] = 2 * (xz + wy)
+    rot[..., 1, 0] = 2 * (xy + wz)
+    rot[..., 1, 1] = 1 - 2 * (xx + zz)
+    rot[..., 1, 2] = 2 * (yz - wx)
+    rot[..., 2, 0] = 2 * (xz - wy)
+    rot[..., 2, 1] = 2 * (yz + wx)
+    rot[..., 2, 2] = 1 - 2 * (xx + yy)
+    return rot
 
 
 class CourtBatch:
@@ -121,13 +141,13 @@ class CourtBatch:
         v = self._qvel.reshape(self.num_courts, n + 1, 6)
         self.drone_pos = q[:, :n, :3].copy()
         quat = q[:, :n, 3:7].copy()
-        quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
+        quat /= np.sqrt((quat * quat).sum(axis=-1, keepdims=True))  # np.linalg.norm's arithmetic
         self.drone_quat = np.where(quat[..., :1] < 0, -quat, quat)
-        self.drone_rot = quat_to_mat(self.drone_quat)
+        self.drone_rot = _rotation_matrices(self.drone_quat)
         self.drone_vel = v[:, :n, :3].copy()
         # Free joints give angular velocity in the body frame; the observation wants the world frame.
         self.drone_angvel_body = v[:, :n, 3:6].copy()
-        self.drone_angvel = np.einsum("cdij,cdj->cdi", self.drone_rot, self.drone_angvel_body)
+        self.drone_angvel = (self.drone_rot * self.drone_angvel_body[..., None, :]).sum(axis=-1)
         self.ball_pos = q[:, n, :3].copy()
         self.ball_vel = v[:, n, :3].copy()
 
