@@ -115,11 +115,23 @@ class ScriptedTeam(DroneBot):
         self.hits = {name: make_skill(name) for name in ("serve", "pass", "set", "attack")}
 
     def act_batch(self, task, drones):  # noqa: D102 (documented on DroneBot)
+        if getattr(task, "rules", None) is None:
+            raise ValueError(
+                f"the scripted team plays the matches (1v1, 3v3, 6v6), not {task.name!r}; "
+                "use 'hover' there"
+            )
         drones = np.asarray(drones, dtype=int)
         out = np.zeros((task.num_courts, len(drones), 4))
         for team in np.unique(task.team_arr[drones]):
             members = np.flatnonzero(task.team_arr == team)
-            commands = self.team_commands(task, int(team))
+            # The single-agent view asks once per seat: plan each team once per state.
+            key = (id(task), int(team), task.sim.ball_pos.tobytes(), task.sim.drone_pos.tobytes())
+            cached = getattr(self, "_cache", None)
+            if cached is not None and cached[0] == key:
+                commands = cached[1]
+            else:
+                commands = self.team_commands(task, int(team))
+                self._cache = (key, commands)
             for j, d in enumerate(drones):
                 if task.team_arr[d] == team:
                     out[:, j] = commands[:, int(np.flatnonzero(members == d)[0])]

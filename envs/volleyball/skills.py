@@ -264,14 +264,21 @@ class Goto(_Flying):
 
     name = "goto"
 
-    def act(self, task, drones, params=None):  # noqa: D102 (documented on Skill)
+    def targets(self, task, drones, params=None):
+        """Controller targets ``(position, velocity, acceleration)``, each ``(courts, k, 3)``."""
         drones = np.asarray(drones, dtype=int)
         params = params or {}
         target = params.get("target")
         if target is None:
             target = task.anchors[drones]
-        target = np.broadcast_to(np.asarray(target, dtype=float), (task.num_courts, len(drones), 3))
-        return self.fly(task, drones, _keep_on_side(task, drones, target))
+        shape = (task.num_courts, len(drones), 3)
+        target = np.broadcast_to(np.asarray(target, dtype=float), shape)
+        zero = np.zeros(shape)
+        return _keep_on_side(task, drones, target), zero, zero
+
+    def act(self, task, drones, params=None):  # noqa: D102 (documented on Skill)
+        pos, vel, acc = self.targets(task, drones, params)
+        return self.fly(task, drones, pos, target_vel=vel, target_acc=acc)
 
 
 class Hover(Goto):
@@ -279,9 +286,9 @@ class Hover(Goto):
 
     name = "hover"
 
-    def act(self, task, drones, params=None):  # noqa: D102 (documented on Skill)
+    def targets(self, task, drones, params=None):  # noqa: D102 (as Goto)
         drones = np.asarray(drones, dtype=int)
-        return super().act(task, drones, {"target": task.sim.drone_pos[:, drones].copy()})
+        return super().targets(task, drones, {"target": task.sim.drone_pos[:, drones].copy()})
 
 
 def _keep_on_side(task, drones: np.ndarray, target: np.ndarray, margin: float = 0.4) -> np.ndarray:
@@ -373,7 +380,8 @@ class Hit(_Flying):
         )
         return plan, time_left
 
-    def act(self, task, drones, params=None):  # noqa: D102 (documented on Skill)
+    def targets(self, task, drones, params=None):
+        """Controller targets ``(position, velocity, acceleration)``, each ``(courts, k, 3)``."""
         drones = np.asarray(drones, dtype=int)
         params = params or {}
         plan, t = self.plan(task, drones, params)
@@ -384,13 +392,11 @@ class Hit(_Flying):
         contact_x = plan.pos[..., 0] * np.where(task.team_arr[drones] == 1, -1.0, 1.0)
         playing = (np.isfinite(t) & (contact_x > 0.2))[..., None]
         target = _keep_on_side(task, drones, np.where(playing, plan.pos, rest))
-        return self.fly(
-            task,
-            drones,
-            target,
-            target_vel=np.where(playing, plan.vel, 0.0),
-            target_acc=np.where(playing, plan.acc, 0.0),
-        )
+        return target, np.where(playing, plan.vel, 0.0), np.where(playing, plan.acc, 0.0)
+
+    def act(self, task, drones, params=None):  # noqa: D102 (documented on Skill)
+        pos, vel, acc = self.targets(task, drones, params)
+        return self.fly(task, drones, pos, target_vel=vel, target_acc=acc)
 
 
 def _default_attack_target(task, drones: np.ndarray) -> np.ndarray:

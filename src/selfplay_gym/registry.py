@@ -121,6 +121,11 @@ _VOLLEYBALL = "selfplay_gym.envs.volleyball"
 _VOLLEYBALL_BOTS = {
     "hover": f"{_VOLLEYBALL}.bots:HoverBot",
     "random_drone": f"{_VOLLEYBALL}.bots:RandomDroneBot",
+    "scripted": f"{_VOLLEYBALL}.bots:ScriptedTeam",
+}
+_VOLLEYBALL_HIGH_LEVEL_BOTS = {
+    "scripted": f"{_VOLLEYBALL}.hierarchy:HighLevelScriptedBot",
+    "random_options": f"{_VOLLEYBALL}.hierarchy:HighLevelRandomBot",
 }
 _OPENSPIEL = "selfplay_gym.envs.openspiel"
 _OPENSPIEL_MCTS_BOTS = {
@@ -401,7 +406,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
             kind="parallel",
             kwargs={"task": task, **extra},
             bots=_VOLLEYBALL_BOTS,
-            default_opponent="hover",
+            default_opponent="scripted" if task in ("1v1", "3v3", "6v6") else "hover",
             summary=summary,
         )
         for name, task, extra, summary in (
@@ -415,6 +420,14 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
             ("3v3", "3v3", {}, "VolleyBots 3v3 rally on a 12 x 6 court, one touch per drone per possession."),
             ("6v6", "6v6", {}, "VolleyBots 6v6 rally on the 18 x 9 court."),
         )
+    ),
+    SelfPlaySpec(
+        id="selfplay/VolleyballHighLevel3v3-v0",
+        entry_point=f"{_VOLLEYBALL}.hierarchy:HighLevelVolleyballEnv",
+        kind="parallel",
+        bots=_VOLLEYBALL_HIGH_LEVEL_BOTS,
+        default_opponent="scripted",
+        summary="HCSP's high level: each 3v3 team picks a skill per role at every hit (MultiDiscrete [6, 3, 4]).",
     ),
     # ---- end of the volleyball block ----
 )
