@@ -327,6 +327,21 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         default_opponent="strong",
         summary="Vision-Zero's Who-is-the-Spy on generated CLEVR-like images (the spy's has two objects replaced); images in info['images'].",
     ),
+    SelfPlaySpec(
+        id="selfplay/Werewolf-v0",
+        entry_point=f"{_TEXT_GAMES}.werewolf:WerewolfEnv",
+        kwargs={
+            "roles": ("werewolf", "werewolf", "seer", "doctor", "villager", "villager", "villager"),
+            "max_days": 6,
+            "tie_rule": "none",
+        },
+        bots={
+            "strong": f"{_TEXT_GAMES}.werewolf:StrongWerewolfBot",
+            "scripted": f"{_TEXT_GAMES}.werewolf:ScriptedWerewolfBot",
+        },
+        default_opponent="strong",
+        summary="Werewolf, 7 players (2 werewolves, seer, doctor, 3 villagers): night kills, inspections and saves, one speech each per day, a secret plurality vote.",
+    ),
     # ---- end of the social games: Who-is-the-Spy and Werewolf ----
     # ---- social games: the Donor Game and bargaining (envs/text_games) ----
     SelfPlaySpec(
