@@ -1,9 +1,12 @@
-"""Turn-based language games (SPIRAL's three, the Off-Switch game) with their bots."""
+"""Turn-based language games (SPIRAL's three, the Off-Switch game, the social games) with their bots."""
 
 from selfplay_gym.envs.text_games.kuhn_poker import KuhnPokerEnv, NashKuhnBot
 from selfplay_gym.envs.text_games.negotiation import SimpleNegotiationEnv, ValueAwareNegotiator
 from selfplay_gym.envs.text_games.off_switch import OffSwitchEnv, StrongRobotBot
+from selfplay_gym.envs.text_games.spy import StrongSpyPlayer, WhoIsTheSpyEnv
+from selfplay_gym.envs.text_games.spy_images import WhoIsTheSpyImagesEnv
 from selfplay_gym.envs.text_games.tictactoe import PerfectTicTacToeBot, TicTacToeEnv
+from selfplay_gym.envs.text_games.werewolf import StrongWerewolfBot, WerewolfEnv
 
 __all__ = [
     "TicTacToeEnv",
@@ -14,4 +17,9 @@ __all__ = [
     "ValueAwareNegotiator",
     "OffSwitchEnv",
     "StrongRobotBot",
+    "WhoIsTheSpyEnv",
+    "WhoIsTheSpyImagesEnv",
+    "StrongSpyPlayer",
+    "WerewolfEnv",
+    "StrongWerewolfBot",
 ]
