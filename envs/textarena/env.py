@@ -533,6 +533,15 @@ class TextArenaEnv(AECEnv):
                 if isinstance(i, dict) and i.get("reason")
             }
             return invalid, error, outcome, "; ".join(sorted(reasons)) or "game over", None
+        eliminated = set(getattr(state, "elimination_order", None) or ())
+        alive = [a for a in self.agents if self._index(a) not in eliminated]
+        if eliminated and len(alive) <= 1 and self.num_players > 1:
+            # Some many-player games never end when invalid moves leave one player, and TextArena's
+            # state then loops forever looking for the next live player once the last one goes
+            # (PublicGoodsGame-v0): the bridge ends the game here, the last player winning.
+            outcome = {a: (1.0 if a in alive else -1.0) for a in self.agents}
+            reason = f"only {alive[0] if alive else 'nobody'} is left after invalid moves"
+            return invalid, error, outcome, reason + " (ended by the bridge)", None
         return invalid, error, None, None, self.possible_agents[int(state.current_player_id)]
 
     def _invalid_step(self, reason: str) -> None:

@@ -59,8 +59,8 @@ class GameStatus:
     players: int | None
     passed: bool
     category: str
-    """``"pass"``, ``"import failure"``, ``"needs data"``, ``"crash inside textarena"``,
-    ``"cannot start"``, ``"bridge check failed"`` or ``"timeout"``."""
+    """``"pass"``, ``"import failure"``, ``"needs data"``, ``"needs an API key"``,
+    ``"crash inside textarena"``, ``"cannot start"``, ``"bridge check failed"`` or ``"timeout"``."""
     reason: str
     seconds: float
 
@@ -79,6 +79,8 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     text = (f"{type(cause).__name__}: {cause}".strip().splitlines() or ["error"])[0][:300]
     if isinstance(exc, _Timeout):
         return "timeout", f"a check took longer than {CHECK_SECONDS:.0f} s"
+    if "API key" in text or "API_KEY" in text:
+        return "needs an API key", text
     if isinstance(cause, SyntaxError | ImportError):
         return "import failure", text
     if isinstance(cause, LookupError) and "nltk" in "".join(traceback.format_exception(cause)):

@@ -337,3 +337,20 @@ def test_cli_sweep_writes_the_status_page(tmp_path, capsys):
     assert main(["textarena", "sweep", "Nim-v0", "--output", str(page)]) == 0
     assert "| `Nim-v0` | `selfplay/TextArenaNim-v0` | 2 | pass |" in page.read_text()
     assert "1/1 games pass" in capsys.readouterr().out
+
+
+def test_a_game_left_with_one_player_is_ended_by_the_bridge():
+    # PublicGoodsGame-v0 eliminates a player after three invalid contributions but never ends the
+    # game; TextArena's state then loops forever once the last player goes. The bridge ends it.
+    env = TextArenaEnv("PublicGoodsGame-v0")
+    env.reset(seed=0)
+    for _ in range(6):  # three rounds of talk
+        env.step("{let us all give 20}")
+    assert env.agent_selection == "player_0"
+    for _ in range(2):  # out of range: two warnings (this game allows two resubmissions)
+        env.step("[999]")
+        assert env.agent_selection == "player_0" and env.infos["player_0"]["invalid_action"]
+    env.step("[999]")  # eliminated
+    assert all(env.terminations.values())
+    assert env.rewards == {"player_0": -1.0, "player_1": 1.0}
+    assert "ended by the bridge" in env.infos["player_1"]["game_over_reason"]
