@@ -76,15 +76,20 @@ def donor_schedule(order: Sequence[int]) -> list[list[tuple[int, int]]]:
     return first + [[(recipient, donor) for donor, recipient in pairs] for pairs in first]
 
 
-def init_free_text_game(env: TurnBasedTextEnv, **kwargs: Any) -> None:
+def init_free_text_game(
+    env: TurnBasedTextEnv, agent_names: Sequence[str] | None = None, **kwargs: Any
+) -> None:
     """Run :class:`TurnBasedTextEnv`'s constructor for a game without canonical moves.
 
     The base class builds a :class:`~selfplay_gym.spaces.MoveText` action space, which needs at
     least one canonical move; a free-text game has none. One placeholder move is lent for the
     constructor and removed after, leaving plain :class:`UnicodeText` action spaces, an empty
     move table and empty (length-0) action masks, which is what the conformance suite expects of
-    free-text envs.
+    free-text envs. ``agent_names`` (one agent per role, such as ``seller_0``, ``buyer_0``)
+    replaces the base class's ``player_<i>`` seats.
     """
+    if agent_names is not None:
+        env.num_players = len(agent_names)
     env.move_names = ("<free text>",)  # an instance attribute, shadowing the class's ()
     try:
         TurnBasedTextEnv.__init__(env, **kwargs)
@@ -93,6 +98,15 @@ def init_free_text_game(env: TurnBasedTextEnv, **kwargs: Any) -> None:
     env._canonical_index = {}
     env._zero_mask = np.zeros(0, dtype=np.int8)
     env._zero_mask.flags.writeable = False
+    if agent_names is not None:
+        names = list(agent_names)
+        env.possible_agents = names
+        # "<role>_<index>": the info's seat is the index within the role.
+        env._agent_index = {a: int(a.rpartition("_")[2]) for a in names}
+        env._roles = {a: a.rpartition("_")[0] for a in names}
+        env._next_seat = {a: names[(i + 1) % len(names)] for i, a in enumerate(names)}
+        space = UnicodeText(env.max_observation_chars)
+        env._observation_spaces = {a: space for a in names}
     text = UnicodeText(None)
     env._action_spaces = {a: text for a in env.possible_agents}
 

@@ -364,6 +364,26 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
         default_opponent="reciprocal",
         summary="The Donor Game with cultural evolution (Vallinder & Hughes): 12 agents, gifts doubled, top half survive; 3 generations here (paper: 10).",
     ),
+    SelfPlaySpec(
+        id="selfplay/Bargaining-v0",
+        entry_point=f"{_TEXT_GAMES}.bargaining:BargainingEnv",
+        kwargs={
+            "cost": 8,
+            "seller_open": 20,
+            "buyer_open": 10,
+            "buyer_value": 20,
+            "max_rounds": 10,
+            "num_games": 3,
+            "coached": "seller",
+        },
+        bots={
+            "concession": f"{_TEXT_GAMES}.bargaining:ConcessionBot",
+            "hard_liner": f"{_TEXT_GAMES}.bargaining:HardLinerBot",
+            "rule_critic": f"{_TEXT_GAMES}.bargaining:RuleCriticBot",
+        },
+        default_opponent="concession",
+        summary="Buyer/seller bargaining over a balloon (Fu et al.): cost $8, openers $20/$10, 10 rounds, rule moderator; a critic coaches the seller between 3 games.",
+    ),
     # ---- end of the social games: the Donor Game and bargaining ----
     # ---- OpenSpiel bridge: MARS's suite (envs/openspiel) ----
     SelfPlaySpec(
