@@ -33,6 +33,11 @@ _ANSWER_RE = re.compile(r"answer\s{0,3}\**\s{0,3}[:=\-]", re.IGNORECASE)
 _NUMBER_RE = re.compile(
     r"(?<![\d.])(-?)\s{0,2}(\d{1,9}(?:\.\d{1,6}|,\d{1,2}(?!\d))?)(?!\d)\s{0,2}(%?)", re.ASCII
 )
+# A reply that is only an amount (what a boxed answer such as \boxed{3} becomes).
+_BARE_RE = re.compile(
+    r"(?:(?:donate|punish)\s?,?\s?)?-?\s?\d{1,9}(?:\.\d{1,6}|,\d{1,2})?\s?%?\s?(?:units?)?\.?",
+    re.ASCII | re.IGNORECASE,
+)
 _PUNISH_RE = re.compile(r"\bpunish", re.IGNORECASE)
 _STRATEGY_RE = re.compile(re.escape(STRATEGY_LEAD), re.IGNORECASE)
 _TAIL_CHARS = 200
@@ -139,7 +144,7 @@ def parse_donation(text: str, resources: float, punishment: bool) -> ParseResult
         tail = text[markers[-1].end() : markers[-1].end() + _TAIL_CHARS]
     else:
         bare = text.strip().strip("[]").strip()
-        if len(bare) > 40 or not _NUMBER_RE.search(bare):
+        if len(bare) > 40 or not _BARE_RE.fullmatch(bare):
             return ParseResult(
                 False,
                 None,
