@@ -37,7 +37,7 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 _SPACE_RE = re.compile(r"\s+")
 _STOP = frozenset(
     "a an the it is are of and or in on at to with its it's has have you your i my for by be "
-    "this that there some one".split()
+    "this that there some one yes too".split()
 )
 DEFAULT_INVALID_MOVE = InvalidMovePolicy(mode="retry", retry_budget=2, exhausted="forfeit")
 
@@ -723,7 +723,7 @@ class _SpyBot(Bot):
                 return 0.5
             vocabulary = content_words(" ".join([view["word"], *view["specific"]]))
             words = content_words(clue)
-            return 0.8 * len(words & vocabulary) / len(words) if words else 0.0
+            return len(words & vocabulary) / len(words) if words else 0.0
         return _scene_match(view["scene"], clue)
 
     def suspicion(self, view: dict[str, Any]) -> dict[int, float]:
@@ -793,7 +793,7 @@ class StrongSpyPlayer(_SpyBot):
             return self.truthful(view)
         if view["subject"] != "word":
             return self.vague(view)
-        echoes = [f"like others said: {c}" for s, c in reversed(view["clues"]) if s != view["seat"]]
+        echoes = [f"yes, {c}, too" for s, c in reversed(view["clues"]) if s != view["seat"]]
         return [*echoes, *self.vague(view)]
 
     def vote(self, view: dict[str, Any]) -> int | str:
