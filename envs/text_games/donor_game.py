@@ -122,6 +122,12 @@ def _units(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _amount(value: float) -> str:
+    """``1 unit``, ``2.5 units``."""
+    text = _units(value)
+    return f"{text} unit" if text == "1" else f"{text} units"
+
+
 def parse_donation(text: str, resources: float, punishment: bool) -> ParseResult:
     r"""Read ``Answer: <number>`` (or ``Answer: Donate, x`` / ``Answer: Punish, x``) from ``text``.
 
@@ -402,12 +408,12 @@ class DonorGameEnv(TurnBasedTextEnv):
             if self._born[seat] < self._generation:
                 line = (
                     f"Generation {self._generation} begins. You are {name}: you survived the "
-                    f"previous generation and start again with {_units(self.endowment)} units."
+                    f"previous generation and start again with {_amount(self.endowment)}."
                 )
             else:
                 line = (
                     f"Generation {self._generation} begins. You are {name}, a new member of the "
-                    f"population, with {_units(self.endowment)} units."
+                    f"population, with {_amount(self.endowment)}."
                 )
             self._history[agent].append(line)
         born_now = [s for s in self._order if self._born[s] == self._generation]
@@ -441,7 +447,7 @@ class DonorGameEnv(TurnBasedTextEnv):
         return (
             f"You are playing the Donor Game in seat {agent}. A population of {n} individuals "
             f"plays for {self.num_generations} generation(s). Each generation everyone starts "
-            f"with {_units(self.endowment)} units of a valuable resource and plays {n} rounds. "
+            f"with {_amount(self.endowment)} of a valuable resource and plays {n} rounds. "
             "In each round you are paired with another individual: one of you is the donor, the "
             "other the recipient. The donor gives up some of its units (any amount from 0 to all "
             f"it has); the recipient receives {_units(self.multiplier)} times what the donor gave "
@@ -477,7 +483,7 @@ class DonorGameEnv(TurnBasedTextEnv):
         round_ = min(self._round, self.population_size)
         head = (
             f"You are {name}. {strategy}This is {generation}; it is round {round_} of "
-            f"{self.population_size}. You have {_units(self._resources[seat])} units."
+            f"{self.population_size}. You have {_amount(self._resources[seat])}."
         )
         if not self._to_act(agent):
             return head
@@ -494,7 +500,7 @@ class DonorGameEnv(TurnBasedTextEnv):
             how = f"State your answer as 'Answer: x', with x a number between 0 and {have}."
         return (
             f"{head}\nIn this round you are paired with {self._names[recipient]}, who has "
-            f"{_units(self._resources[recipient])} units. Their trace: {trace}\n"
+            f"{_amount(self._resources[recipient])}. Their trace: {trace}\n"
             "You are the donor. How many units do you give up? Think briefly about how your "
             f"strategy applies here, then answer. {how}"
         )
@@ -577,11 +583,11 @@ class DonorGameEnv(TurnBasedTextEnv):
             gained = -removed
             self._resources[recipient] = round(self._resources[recipient] - removed, 2) + 0.0
             trace = (
-                f"In round {r}, {d_name} punished {r_name} by spending {_units(x)} units to take "
-                f"away {_units(self.punishment_multiplier * x)} units from them."
+                f"In round {r}, {d_name} punished {r_name} by spending {_amount(x)} to take "
+                f"away {_amount(self.punishment_multiplier * x)} from them."
             )
-            mine = f"you spent {_units(x)} units to take {_units(removed)} units from {r_name}"
-            theirs = f"{d_name} spent {_units(x)} units to take {_units(removed)} units from you"
+            mine = f"you spent {_amount(x)} to take {_amount(removed)} from {r_name}"
+            theirs = f"{d_name} spent {_amount(x)} to take {_amount(removed)} from you"
         else:
             gained = round(self.multiplier * x, 2)
             self._resources[recipient] = round(self._resources[recipient] + gained, 2) + 0.0
@@ -591,8 +597,8 @@ class DonorGameEnv(TurnBasedTextEnv):
                 else "had no resources to donate"
             )
             trace = f"In round {r}, {d_name} {what} to {r_name}."
-            mine = f"you gave up {_units(x)} units and {r_name} received {_units(gained)}"
-            theirs = f"{d_name} gave up {_units(x)} units and you received {_units(gained)}"
+            mine = f"you gave up {_amount(x)} and {r_name} received {_units(gained)}"
+            theirs = f"{d_name} gave up {_amount(x)} and you received {_units(gained)}"
         # The donor's trace: its own action after the recipient's (the chain it answered to).
         keep = self.trace_depth - 1
         self._trace[donor] = [*(self._trace[recipient][-keep:] if keep else ()), trace]
@@ -604,11 +610,11 @@ class DonorGameEnv(TurnBasedTextEnv):
         )
         self._history[d_agent].append(
             f"Round {r}: you were the donor for {r_name}; {mine}. You now have "
-            f"{_units(self._resources[donor])} units."
+            f"{_amount(self._resources[donor])}."
         )
         self._history[r_agent].append(
             f"Round {r}: you were the recipient of {d_name}; {theirs}. You now have "
-            f"{_units(self._resources[recipient])} units."
+            f"{_amount(self._resources[recipient])}."
         )
         if self.reward_mode == "per_round":
             self._reward(d_agent, "resources", -x)

@@ -179,7 +179,7 @@ def test_costly_punishment_spends_x_to_remove_2x_and_never_below_zero():
     env.step("Justification: they look greedy.\nAnswer: Punish, 1")
     assert env.rewards[donor] == -1 and env.rewards[recipient] == -2
     assert env.agent_view(recipient)["resources"] == 8
-    assert "spent 1 units to take 2 units from you" in env.observe(recipient)
+    assert "spent 1 unit to take 2 units from you" in env.observe(recipient)
     # Punishing 6 of 9 would remove 12 from a recipient that has 10: it drops to 0.
     next_donor = env.agent_selection
     env.step("Answer: punish 6")

@@ -210,6 +210,61 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], int, list[str], str]] = {
         ],
         "Retry policy: moves of the wrong seat, empty replies, then a forfeit in round 2.",
     ),
+    # ---- social games: the Donor Game and bargaining ----
+    "donor_game_two_generations_punishment": (
+        "selfplay/DonorGame-v0",
+        {"num_agents": 4, "num_generations": 2, "punishment": True},
+        0,
+        [
+            "Let me think. My strategy will be to give half and punish free riders.",
+            "\\boxed{My strategy will be to give everything.}",
+            "My strategy will be to keep what I have.",
+            "",  # no strategy: retry
+            "My strategy will be to copy my recipient.",
+            "Justification: a generous start.\nAnswer: Donate, 5",
+            "**Answer:** 2.5 units",
+            "I give three.",  # no answer: retry
+            "Answer: 99",  # more than it has: retry
+            "Answer: 50%",
+            "\\boxed{0}",
+            "Answer: Punish, 1",
+            "answer - donate 4",
+            "Answer: 0",
+            "Answer: 1",
+            "My strategy will be to give a little to everyone.",
+            "<answer>My strategy will be to punish anyone who gave nothing.</answer>",
+            "Answer: Donate, 2,5",
+            "Answer: 1",
+            "Answer: Punish, 2",
+            "Answer: 3",
+            "Answer: 0",
+            "Answer: 10%",
+            "Answer: 2",
+            "Answer: 5",
+        ],
+        "Two generations of four with costly punishment: strategies, boxed, bold and percentage answers, retries, the top half surviving with their strategies shown to the new agents.",
+    ),
+    "bargaining_deal_critic_no_deal": (
+        "selfplay/Bargaining-v0",
+        {"num_games": 2, "max_rounds": 3},
+        0,
+        [
+            "Say: It is a premium balloon, $18.",
+            "<answer>I can pay $12.</answer>",
+            "I should hold firm here.",  # no 'Say:': retry
+            "Let me anchor.\nSay: $16, and that is my final offer.",
+            "\\boxed{Deal, $16.}",
+            "Feedback: 1. Open higher and hold longer. 2. Concede in small steps. 3. Praise the balloon.",
+            "Say: This balloon is $20, firm.",
+            "Say: $10, like last time.",
+            "Say: $19, it is worth it.",
+            "Say: $11.",
+            "Say: $18 is my last word.",
+            "Say: No deal at that price; $12 at most.",
+        ],
+        "Game 1 ends in a deal at $16 after a tagged counter-offer and a retried reply; the critic coaches the seller; game 2 ends without a deal after 3 rounds.",
+    ),
+    # ---- end of the social games: the Donor Game and bargaining ----
     # ---- OpenSpiel bridge (envs/openspiel) ----
     "mars_tictactoe_answer_formats": (
         "selfplay/MarsTicTacToe-v0",
