@@ -402,7 +402,7 @@ class WerewolfEnv(PipelineEnv):
             if self._check_win():
                 return
         if self.day >= self.max_days:
-            self._tell(f"The game stops: the limit of {self.max_days} days is reached. A draw.")
+            self._tell(f"The game stops: the limit of {self.max_days} day(s) is reached. A draw.")
             self.phase = "done"
             self._queue.clear()
             for a in self.agents:
@@ -517,7 +517,7 @@ class WerewolfEnv(PipelineEnv):
             + (". Dead players' roles are revealed." if self.reveal_role_on_death else ".")
             + " The village wins when every werewolf is dead; the werewolves win when they are "
             "at least as many as the other living players. Every player of the winning side gets "
-            f"{self.win_reward:+g}, the others {self.loss_reward:+g}; after {self.max_days} days "
+            f"{self.win_reward:+g}, the others {self.loss_reward:+g}; after {self.max_days} day(s) "
             "the game is a draw (0).\n"
             r"Think as much as you like, then answer in \boxed{}: a seat number for a night "
             r"action or a vote (\boxed{3}; a vote may also be \boxed{N/A}), your words for a "
