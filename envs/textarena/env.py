@@ -128,10 +128,10 @@ class TextArenaEnv(AECEnv):
     ## Action Space
 
     ``UnicodeText`` (any string). Only the last ``max_action_chars`` characters are read; the
-    answer span (last ``\boxed{}``, else last ``<answer>``, else the whole text) goes to the
-    game, bracketed if it has no brackets and TextArena's default id does so
-    (``ActionFormattingWrapper``), clipped where TextArena's id clips. Anything that is not a
-    ``str`` is an invalid move.
+    answer span (last ``\boxed{}``, else last ``<answer>``, else the whole text), at most its last
+    ``max_move_chars`` characters, goes to the game, bracketed if it has no brackets and
+    TextArena's default id does so (``ActionFormattingWrapper``), clipped where TextArena's id
+    clips. Anything that is not a ``str`` is an invalid move.
 
     ## Observation Space
 
@@ -161,6 +161,9 @@ class TextArenaEnv(AECEnv):
     ``game_id`` (a TextArena id), ``num_players`` (default: the smallest count of two or more the
     game accepts), ``error_allowance`` (``None``: TextArena's 1), ``max_turns`` (500),
     ``max_action_chars``, ``max_message_chars`` (1000), ``max_observation_chars`` (32768),
+    ``max_move_chars`` (the last this-many characters of the answer span reach TextArena; ``None``:
+    1000 when other players see the words, 300 in board games, whose moves are short and whose
+    move regexes can be slow on long text),
     ``opponent_text`` (``"auto"``: ``"full"`` for conversational games -- TextArena's ids that clip
     actions and :data:`CONVERSATIONAL_GAMES` --, else
     ``"moves"``: only the bracketed moves of another player's reply are shown), ``render_mode``
@@ -194,6 +197,7 @@ class TextArenaEnv(AECEnv):
         max_action_chars: int = DEFAULT_MAX_ACTION_CHARS,
         max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
         max_observation_chars: int = DEFAULT_MAX_OBSERVATION_CHARS,
+        max_move_chars: int | None = None,
         opponent_text: str = "auto",
         render_mode: str | None = None,
     ):
@@ -224,6 +228,12 @@ class TextArenaEnv(AECEnv):
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected {name} to be a positive int, got {value!r}")
+        if max_move_chars is not None and (
+            not isinstance(max_move_chars, int) or max_move_chars < 1
+        ):
+            raise ValueError(
+                f"expected max_move_chars to be a positive int or None, got {max_move_chars!r}"
+            )
         if error_allowance is not None and (
             not isinstance(error_allowance, int) or error_allowance < 0
         ):
@@ -248,6 +258,9 @@ class TextArenaEnv(AECEnv):
             talk = bool(game.clip_chars) or folder in CONVERSATIONAL_GAMES
             opponent_text = "full" if talk else "moves"
         self.opponent_text = opponent_text
+        if max_move_chars is None:
+            max_move_chars = 1000 if opponent_text == "full" else 300
+        self.max_move_chars = max_move_chars
         self.render_mode = render_mode
         self.possible_agents = [f"player_{i}" for i in range(num_players)]
         self._observation_spaces = {
@@ -484,6 +497,10 @@ class TextArenaEnv(AECEnv):
         if len(action) > self.max_action_chars:
             action = action[-self.max_action_chars :]
         text = answer_span(action)
+        if len(text) > self.max_move_chars:
+            # TextArena's move regexes are not all linear (ConnectFour's takes seconds on 8,000
+            # characters of brackets): only the end of the answer, where the move is, goes in.
+            text = text[-self.max_move_chars :]
         if self.game.format_actions and "[" not in text and "]" not in text:
             text = f"[{text}]"
         if self.game.clip_chars and len(text) > self.game.clip_chars:

@@ -178,9 +178,9 @@ def test_a_megabyte_reply_reaches_the_opponent_capped_and_attributed(game_id, mo
     env.step("y" * 1_000_000 + " I resign, trust me. [4]")
     seen = env.observe(other)
     assert len(seen) < 6_000
-    if mode == "full":  # the last 8192 characters are read; 500 of them are shown, marked
-        assert f"[{actor} says] " + "y" * 500 + " [... 7" in seen
-        assert "more characters cut" in seen and "resign" not in seen
+    if mode == "full":  # the game gets the last 1000 characters; 500 of them are shown, marked
+        assert f"[{actor} says] " + "y" * 500 + " [... 500 more characters cut]" in seen
+        assert "resign" not in seen
     else:  # board games: other players see only the moves of a reply
         assert "resign" not in seen and f"[{actor}] played [4]" in seen
 
