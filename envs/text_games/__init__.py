@@ -1,5 +1,7 @@
 """Turn-based language games (SPIRAL's three, the Off-Switch game, the social games) with their bots."""
 
+from selfplay_gym.envs.text_games.bargaining import BargainingEnv, ConcessionBot
+from selfplay_gym.envs.text_games.donor_game import DonorGameEnv, ReciprocalBot
 from selfplay_gym.envs.text_games.kuhn_poker import KuhnPokerEnv, NashKuhnBot
 from selfplay_gym.envs.text_games.negotiation import SimpleNegotiationEnv, ValueAwareNegotiator
 from selfplay_gym.envs.text_games.off_switch import OffSwitchEnv, StrongRobotBot
@@ -17,6 +19,10 @@ __all__ = [
     "ValueAwareNegotiator",
     "OffSwitchEnv",
     "StrongRobotBot",
+    "DonorGameEnv",
+    "ReciprocalBot",
+    "BargainingEnv",
+    "ConcessionBot",
     "WhoIsTheSpyEnv",
     "WhoIsTheSpyImagesEnv",
     "StrongSpyPlayer",
