@@ -556,3 +556,23 @@ def test_set_and_spike_a_downward_spike_toward_the_target_earns_its_terms():
     # Attacker (2, 2.5) -> target (-4.5, 0) against a ball moving along -x: cos = 6.5 / 6.96.
     assert terms["direction"][0, 0] == pytest.approx(6.5 / np.hypot(6.5, 2.5), abs=1e-3)
     assert terms["speed"][0, 0] > 0.2 * 5
+
+
+def test_1v1_shaping_pays_the_drone_in_turn_and_penalizes_bad_positions():
+    match = Match1v1(1, random_serve=False)
+    spots = match.anchors.copy()
+    spots[0] = [0.3, 0.0, 2.0]  # blue hugs the net (x < 0.5)
+    spots[1] = [-1.5, 0.0, 3.3]  # red flies more than 1 m above 2 m
+    stage(match, ball=[1.5, 0.0, 3.5], drones=spots, server=0)
+    result = match.step(hold(match))
+    check_rewards(result)
+    s = match.sim
+    d_ball = np.linalg.norm(s.drone_pos[0, 0] - s.ball_pos[0])
+    parts = result.components
+    assert parts["approach"][0].tolist() == pytest.approx([0.5 / (1 + d_ball), 0.0])
+    assert parts["position"][0].tolist() == [-0.2, -0.2]
+    assert not parts["anchor"].any() and not parts["outcome"].any()
+    # Back in place, no position penalty for red.
+    spots[1] = match.anchors[1]
+    stage(match, ball=[1.5, 0.0, 3.5], drones=spots, server=0)
+    assert match.step(hold(match)).components["position"][0].tolist() == [-0.2, 0.0]
