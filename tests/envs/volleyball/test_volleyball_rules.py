@@ -576,3 +576,57 @@ def test_1v1_shaping_pays_the_drone_in_turn_and_penalizes_bad_positions():
     spots[1] = match.anchors[1]
     stage(match, ball=[1.5, 0.0, 3.5], drones=spots, server=0)
     assert match.step(hold(match)).components["position"][0].tolist() == [-0.2, 0.0]
+
+
+MIRROR = np.array([-1.0, -1.0, 1.0])
+PARTNER = np.array([3, 4, 5, 0, 1, 2])  # blue_i <-> red_i in 3v3
+
+
+def scenario(name, anchors):
+    """(drones, ball, ball_vel, dead drones, flight targets or None, expected faults) for blue."""
+    spots = anchors.copy()
+    if name == "hit twice":
+        return spots, anchors[0] + ABOVE, None, (), None, [1, 0]
+    if name == "hull touch":
+        return spots, anchors[0] + [0.6, 0.0, -0.05], [-4.0, 0.0, 0.6], (), None, [2, 0]
+    if name == "crossed net":
+        spots[0, 0] = 0.4
+        over = spots.copy()
+        over[0, 0] = -1.0
+        return spots, [4.0, 0.0, 4.0], None, (), over, [3, 0]
+    if name == "ball down":
+        return spots, [-4.0, 1.0, 1.0], None, (), None, [0, 4]
+    if name == "crash":
+        return spots, [4.0, 0.0, 6.0], None, (1,), None, [7, 0]
+    if name == "too close":
+        spots[4] = spots[3] + [0.0, 0.5, 0.0]
+        return spots, [4.0, 0.0, 4.0], None, (), None, [0, 8]
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["hit twice", "hull touch", "crossed net", "ball down", "crash", "too close"]
+)
+def test_faults_are_symmetric_between_the_teams(name):
+    match = Match3v3(1, random_serve=False)
+    drones, ball, vel, dead, over, faults = scenario(name, match.anchors)
+    stage(match, ball=ball, drones=drones, ball_vel=vel, server=0)
+    blue = play(match, 300, dead=dead, spots=over)[-1]
+    assert_point(blue, faults=faults, winner=0 if faults[1] else 1)
+    # The same scenario rotated by pi about z with the teams swapped.
+    mirrored = np.empty_like(drones)
+    mirrored[PARTNER] = drones * MIRROR
+    flown = None
+    if over is not None:
+        flown = np.empty_like(over)
+        flown[PARTNER] = over * MIRROR
+    stage(
+        match,
+        ball=np.asarray(ball) * MIRROR,
+        drones=mirrored,
+        ball_vel=None if vel is None else np.asarray(vel) * MIRROR,
+        server=1,
+    )
+    red = play(match, 300, dead=tuple(PARTNER[list(dead)]), spots=flown)[-1]
+    assert_point(red, faults=faults[::-1], winner=1 if faults[1] else 0)
+    np.testing.assert_allclose(red.rewards[0, PARTNER], blue.rewards[0], atol=1e-6)
