@@ -28,7 +28,7 @@ __all__ = [
 REWARD_MODES = ("per_round", "final")
 STRATEGY_LEAD = "My strategy will be"
 # "Answer:" in its usual spellings: "Answer:", "**Answer:**", "answer -", "ANSWER =".
-_ANSWER_RE = re.compile(r"answer\s{0,3}\**\s{0,3}[:=\-]", re.IGNORECASE)
+_ANSWER_RE = re.compile(r"answer\s{0,3}\*{0,4}\s{0,3}[:=\-]", re.IGNORECASE)
 # The first number after the marker: ASCII digits only, bounded length, "." or "," decimals.
 _NUMBER_RE = re.compile(
     r"(?<![\d.])(-?)\s{0,2}(\d{1,9}(?:\.\d{1,6}|,\d{1,2}(?!\d))?)(?!\d)\s{0,2}(%?)", re.ASCII
