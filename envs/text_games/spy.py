@@ -395,7 +395,8 @@ class WhoIsTheSpyEnv(PipelineEnv):
         if answer is None:
             self._invalid(agent, r"no clue found: put your clue in \boxed{...}.", text)
             return
-        clue = _SPACE_RE.sub(" ", answer).strip()
+        # One line, no double quotes: a clue cannot pose as another line or another player's clue.
+        clue = _SPACE_RE.sub(" ", answer).replace('"', "'").strip()
         key = normalize_clue(clue)
         if not key:
             self._invalid(agent, "the clue is empty.", text, clue)

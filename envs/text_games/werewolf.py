@@ -353,7 +353,8 @@ class WerewolfEnv(PipelineEnv):
         self._deaths.append((agent, cause, self.day))
 
     def _handle_speech(self, agent: str, text: str, answer: str | None) -> None:
-        speech = None if answer is None else _SPACE_RE.sub(" ", answer).strip()
+        # One line, no double quotes: a speech cannot pose as another line or another speaker.
+        speech = None if answer is None else _SPACE_RE.sub(" ", answer).replace('"', "'").strip()
         if not speech:
             self._invalid(agent, r"no speech found: say something in \boxed{...}.", text)
             return
