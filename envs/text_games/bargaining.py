@@ -270,8 +270,9 @@ class BargainingEnv(TurnBasedTextEnv):
 
     ``cost`` (8), ``seller_open`` (20), ``buyer_open`` (10), ``buyer_value`` (20),
     ``max_rounds`` (10), ``num_games`` (3), ``coached`` (``"seller"``, ``"buyer"`` or
-    ``None``), ``moderator`` and ``price_extractor`` (callables of the conversation; ``None``:
-    the rules), ``no_deal_reward`` (-1), ``item`` ("balloon"), ``max_message_chars`` (300),
+    ``None``; with one game there is nothing to coach and no ``critic_0``), ``moderator`` and
+    ``price_extractor`` (callables of the conversation; ``None``: the rules; they must pickle
+    for the env to pickle), ``no_deal_reward`` (-1), ``item`` ("balloon"), ``max_message_chars`` (300),
     ``max_feedback_chars`` (1200), plus the base arguments of
     :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`.
 

@@ -737,7 +737,8 @@ class SetAndSpike(_TeamDrill):
         goal = np.stack(
             [ball[:, 0] + vel[:, 0] * t, ball[:, 1] + vel[:, 1] * t, np.full(len(t), 1.1)], -1
         )
-        moving = spiked & (ball[:, 0] < 0)
+        # Only a ball coming at its side: once returned, the board stays where it blocked.
+        moving = spiked & (ball[:, 0] < 0) & (vel[:, 0] < 0)
         self.board_goal = np.where(moving[:, None], goal, self.board_goal)
         delta = self.board_goal - self.board
         dist = np.linalg.norm(delta, axis=-1, keepdims=True)
