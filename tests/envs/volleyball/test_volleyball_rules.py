@@ -630,3 +630,34 @@ def test_faults_are_symmetric_between_the_teams(name):
     red = play(match, 300, dead=tuple(PARTNER[list(dead)]), spots=flown)[-1]
     assert_point(red, faults=faults[::-1], winner=1 if faults[1] else 0)
     np.testing.assert_allclose(red.rewards[0, PARTNER], blue.rewards[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("defender", [False, True])
+def test_set_and_spike_hard_board_returns_a_spike_headed_for_the_target(defender):
+    task = SetAndSpike(1, defender=defender)
+    spike_on_a_level_racket(task)
+    assert task.phase[0] == 2
+    # Over the net at 3 m, 6.6 m/s: without a defender it lands in the target circle.
+    task.sim.set_ball(COURT, np.array([[0.5, 0.0, 3.0]]), np.array([[-6.6, 0.0, 0.0]]))
+    results, board_x = [], []
+    for _ in range(120):
+        results.append(task.step(hold(task)))
+        if defender:
+            board_x.append(task.board[0, 0])
+        if results[-1].terminated[0]:
+            break
+    last = results[-1]
+    assert last.terminated[0]
+    blocked = [bool(r.info["blocked"][0]) for r in results]
+    if not defender:
+        assert last.info["in_target"][0] and not any(blocked)
+        return
+    # The board meets the ball once, sends it back over to the attackers' side, and stays home.
+    assert blocked.count(True) == 1
+    assert not last.info["in_target"][0] and not any(
+        r.components["in_target"].any() for r in results
+    )
+    assert task.sim.ball_pos[0, 0] > 0
+    assert max(board_x) < 0
+    after = board_x[blocked.index(True) :]
+    assert max(after) - min(after) < 1e-9
