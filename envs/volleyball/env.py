@@ -39,6 +39,26 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+_ARRAY = object()  # marks a per-court info entry that is an array (converted per agent)
+
+
+def _columns(result: TaskStep, n_drones: int) -> tuple[dict, dict, dict]:
+    """Court 0 of a step as plain Python, converted once for all agents' infos.
+
+    Returns the reward components and the per-drone entries as lists indexed by drone, and the
+    per-court entries as scalars (or ``_ARRAY`` for arrays).
+    """
+    components = {}
+    for k, v in result.components.items():
+        row = [float(x) for x in v[0].tolist()]
+        components[k] = row if len(row) == n_drones else row * n_drones  # (courts, 1) shared
+    court = {
+        k: _ARRAY if isinstance(v[0], np.ndarray) else _plain(v[0]) for k, v in result.info.items()
+    }
+    drone = {k: v[0].tolist() for k, v in result.drone_info.items()}
+    return components, court, drone
+
+
 class VolleyballEnv(ParallelEnv):
     """Drone volleyball on MuJoCo (VolleyBots' tasks), one court, all drones acting at once.
 
@@ -174,14 +194,7 @@ class VolleyballEnv(ParallelEnv):
                 f"expected one action for each live agent {self.agents}; "
                 f"missing {missing}, unknown {unknown}"
             )
-        commands = np.zeros((1, self.task.n_drones, 4))
-        for i, agent in enumerate(self.possible_agents):
-            a = np.asarray(actions[agent], dtype=float)
-            if a.shape != (4,):
-                raise ValueError(f"expected an action of shape (4,) for {agent}, got {a.shape}")
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"expected a finite action for {agent}, got {a.tolist()}")
-            commands[0, i] = a
+        commands = self._commands(actions)
         result = self.task.step(commands)
         obs = self.task.observe()[0]
         term, trunc = bool(result.terminated[0]), bool(result.truncated[0])
@@ -190,14 +203,35 @@ class VolleyballEnv(ParallelEnv):
         rewards = {a: float(result.rewards[0, i]) for i, a in enumerate(agents)}
         terminations = {a: term for a in agents}
         truncations = {a: trunc for a in agents}
-        self.infos = {a: self._info(i, result) for i, a in enumerate(agents)}
+        columns = _columns(result, self.task.n_drones)
+        self.infos = {a: self._info(i, result, columns) for i, a in enumerate(agents)}
         if term or trunc:
             self.agents = []
         if self.render_mode == "human":
             self.render()
         return observations, rewards, terminations, truncations, dict(self.infos)
 
-    def _info(self, i: int, result: TaskStep | None) -> dict[str, Any]:
+    def _commands(self, actions: Mapping[str, Any]) -> np.ndarray:
+        """The actions as one ``(1, drones, 4)`` array, each checked (shape, finite)."""
+        try:  # the common case in one conversion; anything odd gets the per-agent checks
+            stacked = np.array([actions[a] for a in self.possible_agents], dtype=float)
+            if stacked.shape == (self.task.n_drones, 4) and np.isfinite(stacked).all():
+                return stacked[None]
+        except (ValueError, TypeError):
+            pass
+        commands = np.zeros((1, self.task.n_drones, 4))
+        for i, agent in enumerate(self.possible_agents):
+            a = np.asarray(actions[agent], dtype=float)
+            if a.shape != (4,):
+                raise ValueError(f"expected an action of shape (4,) for {agent}, got {a.shape}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"expected a finite action for {agent}, got {a.tolist()}")
+            commands[0, i] = a
+        return commands
+
+    def _info(
+        self, i: int, result: TaskStep | None, columns: tuple[dict, dict, dict] | None = None
+    ) -> dict[str, Any]:
         t = self.task
         role, _, seat = t.agents[i].rpartition("_")
         info: dict[str, Any] = {
@@ -209,11 +243,13 @@ class VolleyballEnv(ParallelEnv):
             "reward_components": {},
         }
         if result is not None:
-            info["reward_components"] = {k: float(v[0, i]) for k, v in result.components.items()}
-            for key, value in result.info.items():
-                info[key] = _plain(value[0])
-            for key, value in result.drone_info.items():
-                info[key] = _plain(value[0, i])
+            components, court, drone = columns or _columns(result, t.n_drones)
+            info["reward_components"] = {k: v[i] for k, v in components.items()}
+            for key, value in court.items():
+                # Arrays become lists: a fresh one per agent, as every agent owns its info.
+                info[key] = _plain(result.info[key][0]) if value is _ARRAY else value
+            for key, value in drone.items():
+                info[key] = value[i]
         return info
 
     # ---- rendering ----------------------------------------------------------------------------

@@ -321,4 +321,8 @@ class RallyRules:
 def outcome(faults: np.ndarray) -> np.ndarray:
     """Winner per court from ``faults (courts, 2)``: 0 or 1, 2 for a draw, -1 while playing."""
     f0, f1 = faults[:, 0] > 0, faults[:, 1] > 0
-    return np.select([f0 & f1, f1, f0], [2, 0, 1], default=-1)
+    winner = np.full(len(faults), -1)
+    winner[f0] = 1
+    winner[f1] = 0
+    winner[f0 & f1] = 2
+    return winner

@@ -58,25 +58,25 @@ def _mujoco():
     return mujoco
 
 
-def _rotation_matrices(quat: np.ndarray) -> np.ndarray:
-    """:func:`~.physics.quat_to_mat` (the same arithmetic) written into one preallocated array.
+# quat_to_mat's nine entries (row-major) as ``a + sign * b`` over the products ``q_i q_j`` of
+# (w, x, y, z), flattened to index 4 i + j: entry (0, 1) is 2 (xy - wz), (0, 0) is 1 - 2 (yy + zz).
+_ROT_A = (10, 6, 7, 6, 5, 11, 7, 11, 5)  # yy xy xz xy xx yz xz yz xx
+_ROT_B = (15, 3, 2, 3, 15, 1, 2, 1, 10)  # zz wz wy wz zz wx wy wx yy
+_ROT_SIGN = np.array([1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0])
+_ROT_DIAGONAL = [0, 4, 8]
 
-    It runs on every control step; filling the nine entries avoids the nested ``np.stack``.
+
+def _rotation_matrices(quat: np.ndarray) -> np.ndarray:
+    """:func:`~.physics.quat_to_mat` with the same arithmetic, in a handful of array operations.
+
+    It runs on every control step: all products ``q_i q_j`` at once, then the nine entries as
+    ``2 (a + sign b)`` (``1 - 2 (a + b)`` on the diagonal); subtracting is adding the negation,
+    so every entry has exactly the bits ``quat_to_mat`` gives.
     """
-    w, x, y, z = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
-    xx, yy, zz = x * x, y * y, z * z
-    xy, xz, yz, wx, wy, wz = x * y, x * z, y * z, w * x, w * y, w * z
-    rot = np.empty((*quat.shape[:-1], 3, 3))
-    rot[..., 0, 0] = 1 - 2 * (yy + zz)
-    rot[..., 0, 1] = 2 * (xy - wz)
-    rot[..., 0, 2] = 2 * (xz + wy)
-    rot[..., 1, 0] = 2 * (xy + wz)
-    rot[..., 1, 1] = 1 - 2 * (xx + zz)
-    rot[..., 1, 2] = 2 * (yz - wx)
-    rot[..., 2, 0] = 2 * (xz - wy)
-    rot[..., 2, 1] = 2 * (yz + wx)
-    rot[..., 2, 2] = 1 - 2 * (xx + yy)
-    return rot
+    products = (quat[..., :, None] * quat[..., None, :]).reshape(*quat.shape[:-1], 16)
+    entries = 2 * (products[..., _ROT_A] + _ROT_SIGN * products[..., _ROT_B])
+    entries[..., _ROT_DIAGONAL] = 1 - entries[..., _ROT_DIAGONAL]
+    return entries.reshape(*quat.shape[:-1], 3, 3)
 
 
 class CourtBatch:

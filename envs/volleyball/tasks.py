@@ -46,14 +46,15 @@ __all__ = [
 ]
 
 _MIRROR = np.array([-1.0, -1.0, 1.0])
+_QUAT_MIRROR = np.array([-1.0, -1.0, 1.0, 1.0])
 _FAULT_NAME_ARRAY = np.array([FAULT_NAMES[i] for i in range(len(FAULT_NAMES))], dtype=object)
+_TEAMS = np.array([0, 1])
 _REST_BALL = np.array([-7.0, -3.5, 0.1])  # a parked ball for tasks without one (ours)
 
 
 def mirror_quat(quat: np.ndarray) -> np.ndarray:
     """Rotate orientations by pi about z: q -> (0, 0, 0, 1) * q, sign-fixed to w >= 0."""
-    w, x, y, z = np.moveaxis(quat, -1, 0)
-    out = np.stack([-z, -y, x, w], axis=-1)
+    out = quat[..., [3, 2, 1, 0]] * _QUAT_MIRROR  # (w, x, y, z) -> (-z, -y, x, w)
     return np.where(out[..., :1] < 0, -out, out)
 
 
@@ -122,6 +123,11 @@ class Task:
         self.n_drones = len(self.team)
         self.team_arr = np.asarray(self.team)
         self.flip = np.where(self.team_arr[:, None] == 1, _MIRROR, 1.0)  # (drones, 3)
+        self._red = np.flatnonzero(self.team_arr == 1)
+        # Signs that mirror team 1's state: position, velocities, heading and up vectors.
+        self._state_sign = np.ones((self.n_drones, 23))
+        for a, b in ((0, 3), (7, 10), (10, 13), (13, 16), (16, 19)):
+            self._state_sign[self._red, a:b] = _MIRROR
         self.sim = CourtBatch(
             num_courts, self.n_drones, self.court, physics, action_mode=action_mode, teams=self.team
         )
@@ -182,13 +188,9 @@ class Task:
     def _state(self) -> np.ndarray:
         """The 23-number drone state, mirrored for team 1, ``(courts, drones, 23)``."""
         state = self.sim.drone_state()
-        if (self.team_arr == 1).any():
-            red = self.team_arr == 1
-            s = state[:, red]
-            for a, b in ((0, 3), (7, 10), (10, 13), (13, 16), (16, 19)):
-                s[..., a:b] *= _MIRROR
-            s[..., 3:7] = mirror_quat(s[..., 3:7])
-            state[:, red] = s
+        if self._red.size:
+            state *= self._state_sign
+            state[:, self._red, 3:7] = mirror_quat(state[:, self._red, 3:7])
         return state
 
     def _vec(self, v: np.ndarray) -> np.ndarray:
@@ -908,29 +910,35 @@ class Match(Task):
     def _observe_drones(self):
         s = self.sim
         n, m = self.n_drones, self.team_size()
-        ball_rel = self._vec(s.drone_pos - s.ball_pos[:, None, :])
-        ball_vel = self._vec(np.broadcast_to(s.ball_vel[:, None, :], s.drone_pos.shape))
-        anchor_rel = self._vec(s.drone_pos - self.anchors)
-        parts = [self._state(), anchor_rel]
+        pos = s.drone_pos
+        obs = np.empty((self.num_courts, n, 37 if m == 1 else 36 + m + 3 * n))
+        obs[..., :23] = self._state()
+        obs[..., 23:26] = (pos - self.anchors) * self.flip
         if m == 1:  # VolleyBots' 1v1: the other drone and whose turn it is
-            other = self._vec(s.drone_pos - s.drone_pos[:, ::-1])
+            obs[..., 26:29] = (pos - pos[:, ::-1]) * self.flip
+            at = 29
+        else:
+            at = 26
+        obs[..., at : at + 3] = (pos - s.ball_pos[:, None, :]) * self.flip
+        obs[..., at + 3 : at + 6] = s.ball_vel[:, None, :] * self.flip
+        at += 6
+        if m == 1:
             mine = self.rules.turn[:, None] == self.team_arr[None, :]
-            parts += [other, ball_rel, ball_vel, np.stack([mine, ~mine], -1)]
+            obs[..., at] = mine
+            obs[..., at + 1] = ~mine
         else:
             own_side = self.rules.ball_side[:, None] == self.team_arr[None, :]
-            ident = np.broadcast_to(self._ident, (self.num_courts, n, m))
             hit = self.rules.already_hit
+            obs[..., at] = own_side
+            obs[..., at + 1] = ~own_side
+            obs[..., at + 2 : at + 2 + m] = self._ident
+            at += 2 + m
+            obs[..., at] = hit
+            obs[..., at + 1] = ~hit
             # All drone positions, own team first, mirrored for the observer's side.
-            others = s.drone_pos[:, self._order] * self.flip[None, :, None, :]
-            parts += [
-                ball_rel,
-                ball_vel,
-                np.stack([own_side, ~own_side], -1),
-                ident,
-                np.stack([hit, ~hit], -1),
-                others.reshape(self.num_courts, n, 3 * n),
-            ]
-        return np.concatenate(parts, axis=-1)
+            others = pos[:, self._order] * self.flip[None, :, None, :]
+            obs[..., at + 2 :] = others.reshape(self.num_courts, n, 3 * n)
+        return obs
 
     def _evaluate(self, events):
         c, s = self.config, self.sim
@@ -949,21 +957,29 @@ class Match(Task):
         if c.reward_mode == "sparse":
             components = {"outcome": won}
         else:
-            hitter = np.maximum(events.hitter, 0)
-            valid = events.hit & (faults[np.arange(self.num_courts), self.team_arr[hitter]] != 1)
-            hit_mask = self._per_drone(valid, events.hitter)
+            if events.hit.any():
+                hitter = np.maximum(events.hitter, 0)
+                valid = events.hit & (
+                    faults[np.arange(self.num_courts), self.team_arr[hitter]] != 1
+                )
+                hit_mask = self._per_drone(valid, events.hitter)
+            else:
+                hit_mask = np.zeros((self.num_courts, self.n_drones), dtype=bool)
             if self.team_size() == 1:
                 hit_reward = c.hit_reward * hit_mask
                 own_turn = turn_before[:, None] == team
                 eligible = own_turn
             else:
-                team_hit = np.stack([(hit_mask & (team == t)).any(1) for t in (0, 1)], 1)
+                team_hit = (hit_mask[:, :, None] & (self.team_arr[:, None] == _TEAMS)).any(1)
                 hit_reward = c.hit_reward * team_hit[:, self.team_arr]
                 eligible = ~was_hit & (self.rules.ball_side[:, None] == team)
-            d_ball = np.linalg.norm(pos - ball[:, None, :], axis=-1)
-            d_anchor = np.linalg.norm(pos - self.anchors, axis=-1)
-            crash = np.stack([faults[:, t] == 7 for t in (0, 1)], 1)[:, self.team_arr]
-            close = np.stack([faults[:, t] == 8 for t in (0, 1)], 1)[:, self.team_arr]
+            # sqrt of summed squares: np.linalg.norm's arithmetic without its call overhead
+            to_ball = pos - ball[:, None, :]
+            d_ball = np.sqrt((to_ball * to_ball).sum(axis=-1))
+            to_anchor = pos - self.anchors
+            d_anchor = np.sqrt((to_anchor * to_anchor).sum(axis=-1))
+            crash = (faults == 7)[:, self.team_arr]
+            close = (faults == 8)[:, self.team_arr]
             x, y, z = pos[..., 0] * self.flip[:, 0], pos[..., 1], pos[..., 2]
             misplaced = (
                 (x < 0.5)
