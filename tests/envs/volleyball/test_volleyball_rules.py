@@ -27,6 +27,7 @@ from selfplay_gym.envs.volleyball.tasks import (  # noqa: E402
     HitTheBall,
     Match1v1,
     Match3v3,
+    Match6v6,
     SetAndSpike,
     SoloBump,
 )
@@ -661,3 +662,18 @@ def test_set_and_spike_hard_board_returns_a_spike_headed_for_the_target(defender
     assert max(board_x) < 0
     after = board_x[blocked.index(True) :]
     assert max(after) - min(after) < 1e-9
+
+
+def test_6v6_every_drone_may_touch_once_no_three_touch_cap():
+    match = Match6v6(1, random_serve=False)
+    stage(match, ball=match.anchors[0] + ABOVE)
+    for drone in range(6):  # all six blue drones touch in one possession
+        if drone:
+            match.sim.set_ball(COURT, match.anchors[[drone]] + ABOVE, np.zeros((1, 3)))
+        results = play(match, stop_on_hit=True)
+        assert hits(results)[-1][1] == drone
+        assert results[-1].info["fault"][0].tolist() == [0, 0]
+    assert match.rules.touches[0].tolist() == [6, 0]
+    # A second touch by any of them is the fault.
+    match.sim.set_ball(COURT, match.anchors[[3]] + ABOVE, np.zeros((1, 3)))
+    assert_point(play(match)[-1], faults=[1, 0], winner=1)
