@@ -303,7 +303,7 @@ class TextArenaEnv(AECEnv):
                 np.random.set_state(outer_np)
 
     def _start_game(self, episode_seed: int) -> None:
-        """(Re)build TextArena's game if needed and reset it with ``episode_seed``."""
+        """Build a fresh TextArena game object and reset it with ``episode_seed``."""
         from selfplay_gym.envs.textarena.catalog import construct_raw
 
         # A fresh game object every episode, built after the generator state is set from the

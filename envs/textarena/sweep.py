@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import random
+import re
 import signal
 import sys
 import time
@@ -46,6 +47,7 @@ ADVERSARIAL = {
 }
 """Odd replies every game must survive (a subset of tests/test_conformance.py's)."""
 
+_SITE_PACKAGES = re.compile(r"\S*site-packages/")
 DEFAULT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "textarena_status.md"
 CHECK_SECONDS = 60.0
 
@@ -84,7 +86,12 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(cause, SyntaxError | ImportError):
         return "import failure", text
     if isinstance(cause, LookupError) and "nltk" in "".join(traceback.format_exception(cause)):
-        return "needs data", "needs downloaded nltk data (" + text.split("\n")[0][:120] + ")"
+        resource = re.search(r"Resource \W*(\w+)", str(cause))
+        name = resource.group(1) if resource else "?"
+        return (
+            "needs data",
+            f"needs the nltk corpus {name!r} (nltk.download; TextArena fetches it at run time)",
+        )
     if isinstance(cause, FileNotFoundError):
         return "needs data", text
     if isinstance(exc, AssertionError):
@@ -310,7 +317,7 @@ def write_status_page(results: Sequence[GameStatus], path: Path) -> None:
         "|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: (not r.passed, r.category, r.textarena_id)):
-        reason = r.reason.replace("|", "\\|").replace("\n", " ")
+        reason = _SITE_PACKAGES.sub("", r.reason).replace("|", "\\|").replace("\n", " ")
         lines.append(
             f"| `{r.textarena_id}` | `{r.selfplay_id}` | {r.players or '-'} | {r.category} | "
             f"{reason} |"
