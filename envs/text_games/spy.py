@@ -780,22 +780,39 @@ class StrongSpyPlayer(_SpyBot):
 
     A civilian gives truthful clues and votes for the least-matching seat, ties broken at
     random, never N/A (with at most three suspects a random guess is worth at least
-    ``(1 - 2 * 1) / 3 = -1/3 > -0.5``). The spy echoes the civilians: its clue repeats the
-    content of an earlier clue of another player in new words (words game), or names only
-    what both scenes share (positions and sizes); it votes for the civilian most suspected by
-    its own reading, never itself and never N/A (+0.5 > +0.2).
+    ``(1 - 2 * 1) / 3 = -1/3 > -0.5``). The spy echoes the civilians. With words, its clue
+    repeats the content of an earlier clue of another player in new words. With scenes, it
+    restates objects that others described and that its own image shows the same way (so they
+    were not replaced), then describes its objects at positions no other clue contradicted,
+    then names only what both images share (positions and sizes). It votes for the civilian
+    most suspected by its own reading, never itself and never N/A (+0.5 > +0.2).
     """
 
     name = "strong"
 
     def clue_candidates(self, view: dict[str, Any]) -> list[str]:
-        """Echoes of others' clues (spy, words), vague phrases (spy, scenes), else truthful."""
+        """Echoes of others' clues as the spy (see the class docstring), else truthful ones."""
         if not view["is_spy"]:
             return self.truthful(view)
-        if view["subject"] != "word":
-            return self.vague(view)
-        echoes = [f"yes, {c}, too" for s, c in reversed(view["clues"]) if s != view["seat"]]
-        return [*echoes, *self.vague(view)]
+        others = [c for s, c in reversed(view["clues"]) if s != view["seat"]]
+        if view["subject"] == "word":
+            return [*[f"yes, {c}, too" for c in others], *self.vague(view)]
+        scene = view["scene"]
+        confirmed, doubtful = [], set()
+        for clue in others:
+            for obj in scene:
+                if f" {obj['position']} " not in f" {normalize_clue(clue)} ":
+                    continue
+                if _scene_match([obj], clue) == 1.0:
+                    confirmed.append(obj)
+                else:
+                    doubtful.add(obj["position"])
+        echoes = [
+            f"I also see the {o['size']} {o['color']} {o['shape']} at the {o['position']}"
+            for o in confirmed
+        ]
+        unknown = [_object_phrase(o) for o in scene if o["position"] not in doubtful]
+        return [*echoes, *unknown, *self.vague(view)]
 
     def vote(self, view: dict[str, Any]) -> int | str:
         """The least-matching seat (random among ties)."""
@@ -810,12 +827,13 @@ def _object_phrase(obj: Mapping[str, Any]) -> str:
 def _scene_match(scene: list[Mapping[str, Any]], clue: str) -> float:
     """1 if an object of ``scene`` has every colour, shape, size and position the clue names.
 
-    0 if none has, 0.5 if the clue names none of these (nothing to check).
+    0 if none has; 0.5 if the clue names no colour and no shape (nothing that tells the
+    images apart).
     """
     text = f" {normalize_clue(clue)} "
     mentioned = {key: [v for v in words if f" {v} " in text] for key, words in _SCENE_VOCAB.items()}
-    if not any(mentioned.values()):
-        return 0.5
+    if not (mentioned["color"] or mentioned["shape"]):
+        return 0.5  # positions, sizes and counts are the same in both images: no evidence
     for obj in scene:
         if all(not found or obj[key] in found for key, found in mentioned.items()):
             return 1.0
