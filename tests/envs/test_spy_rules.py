@@ -258,3 +258,13 @@ def test_bots_civilians_beat_a_truthful_spy_and_strong_beats_vague(env_id):
     truthful, strong = catch_rate("truthful"), catch_rate("strong")
     assert truthful > 0.6
     assert strong < truthful
+
+
+def test_without_role_notice_nobody_is_told_and_no_role_is_in_infos():
+    env = new_game(seed=0, spy_knows_role=False)
+    for _ in range(4):
+        agent = env.agent_selection
+        prompt = env.observe(agent)
+        assert "You might be the spy" in prompt and "You are the SPY" not in prompt
+        assert "game_role" not in env.infos[agent]
+        env.step(f"\\boxed{{a clue from {agent} zz}}")

@@ -233,3 +233,27 @@ def test_bots_play_whole_games(bot, village_wins_at_least):
     assert wins["village"] / 40 >= village_wins_at_least
     if bot == "scripted":
         assert wins["werewolves"] > wins["village"]  # random-vote villagers lose to a pack
+
+
+def test_roles_are_configurable_and_doctor_self_protection_can_be_off():
+    env = new_game(
+        seed=0, roles=("werewolf", "doctor", "villager", "villager"), doctor_self_protect=False
+    )
+    assert sorted(env.role_of(a) for a in env.possible_agents) == [
+        "doctor",
+        "villager",
+        "villager",
+        "werewolf",
+    ]
+    wolf = next(a for a in env.possible_agents if env.role_of(a) == "werewolf")
+    doctor = next(a for a in env.possible_agents if env.role_of(a) == "doctor")
+    villager = next(a for a in env.possible_agents if env.role_of(a) == "villager")
+    env.step(box(villager))
+    env.step(box(doctor))
+    assert (
+        env.agent_selection == doctor
+        and "cannot protect itself" in env.infos[doctor]["parse"]["error"]
+    )
+    with pytest.raises(ValueError, match="fewer werewolves"):
+        WerewolfEnv(roles=("werewolf", "werewolf", "villager", "villager"))
+    assert wolf != doctor
