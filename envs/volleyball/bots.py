@@ -187,16 +187,13 @@ class TeamPlan:
 
 def team_plan(task, team: int, hit_height: float = 2.2) -> TeamPlan:
     """The scripted team's reading of every court: who plays the ball, with which skill, where to."""
-    from selfplay_gym.envs.volleyball.skills import ball_at, time_to_height
+    from selfplay_gym.envs.volleyball.skills import contact_point
 
     s, rules = task.sim, task.rules
     members = np.flatnonzero(task.team_arr == team)
     courts = np.arange(task.num_courts)
     sign = 1.0 if team == 0 else -1.0
-    top = s.ball_pos[:, 2] + np.maximum(s.ball_vel[:, 2], 0.0) ** 2 / (2 * 9.81)
-    height = np.clip(np.minimum(hit_height, top - 0.3), 1.2, None)
-    t = time_to_height(s.ball_pos, s.ball_vel, height)
-    contact, _ = ball_at(s.ball_pos, s.ball_vel, t)
+    t, contact, _ = contact_point(task, hit_height)
     ours = np.isfinite(t) & (contact[:, 0] * sign > 0.2)
     free = ~rules.already_hit[:, members]
     if rules.config.turn_based:

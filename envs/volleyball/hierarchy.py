@@ -21,13 +21,11 @@ from pettingzoo import ParallelEnv
 
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.envs.volleyball.skills import (
-    GRAVITY,
     Goto,
     Hover,
     Skill,
-    ball_at,
+    contact_point,
     make_skill,
-    time_to_height,
 )
 from selfplay_gym.envs.volleyball.tasks import Match3v3, mirror_quat
 
@@ -314,10 +312,7 @@ class HighLevelVolleyballEnv(ParallelEnv):
             # Which role plays now: the one whose touch of the possession it is.
             turn_role = min(touches, 2)
             # Where the ball will next come down (for the idle drones to make room).
-            top = s.ball_pos[0, 2] + max(s.ball_vel[0, 2], 0.0) ** 2 / (2 * GRAVITY)
-            h = max(min(2.2, top - 0.3), 1.2)
-            t = time_to_height(s.ball_pos, s.ball_vel, h)
-            contact, _ = ball_at(s.ball_pos, s.ball_vel, t)
+            t, contact, _ = contact_point(task)
             ours = np.isfinite(t[0]) and contact[0, 0] * (1 if team == 0 else -1) > 0.2
             rest = anchors.copy()
             if choice[0] <= 2:
