@@ -115,7 +115,7 @@ def test_the_sb3_adapter_reports_episode_ends_as_sb3_expects():
     ref_obs, _ = reference.reset(seed=7)
     assert np.array_equal(obs, ref_obs)
     hover = HoverBot()
-    for step in range(5):
+    for _ in range(5):
         actions = hover.act_batch(reference.task, reference.learner_idx).reshape(3, 4)
         obs, rewards, dones, infos = venv.step(actions)
         ref_obs, ref_rewards, terminated, truncated, ref_infos = reference.step(actions)
