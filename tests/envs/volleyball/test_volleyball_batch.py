@@ -270,3 +270,17 @@ def test_vector_env_refuses_bad_seats_and_a_missing_opponent():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="finite"):
         env.step(np.full((2, 4), np.nan))
+
+
+def test_vector_env_rows_follow_the_given_learner_order():
+    env = VolleyballVectorEnv("3v3", 2, learners=["red_1", "blue_0"], opponent=HoverBot())
+    obs, _ = env.reset(seed=0)
+    assert env.num_envs == 4
+    np.testing.assert_array_equal(obs, env.task.observe()[:, [4, 0]].reshape(4, -1))
+    actions = np.zeros((4, 4))
+    actions[2] = 1.0  # row 2 = court 1, first learner (red_1)
+    actions[[0, 1, 3]] = -1.0
+    env.step(actions)
+    env.step(actions)
+    vz = env.task.sim.drone_vel[..., 2]
+    assert vz[1, 4] > vz[0, 4] and vz[1, 4] > vz[1, 0]
