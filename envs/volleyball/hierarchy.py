@@ -119,7 +119,9 @@ class HighLevelVolleyballEnv(ParallelEnv):
     ## Episode End
     Terminated when the rally is decided (any fault of the rules, see
     :mod:`~selfplay_gym.envs.volleyball.rules`); truncated after ``max_steps`` low-level
-    steps. ``infos`` carry ``winner``, ``fault`` and ``low_level_steps``.
+    steps. ``infos`` carry ``winner``, ``fault``, ``low_level_steps``, and what ended the
+    last stretch of low-level steps: ``trigger`` (``"hit"``, ``"wait"`` or ``"end"``) and
+    ``hitter`` (the drone that hit, -1 if none).
 
     ## Arguments
     * ``config`` / keywords: a :class:`HighLevelConfig` or its fields.
@@ -203,6 +205,8 @@ class HighLevelVolleyballEnv(ParallelEnv):
         self.decisions = 0
         self._choices = np.zeros((2, 3), dtype=int)
         self._renderer = None
+        self._flyer = Goto()  # flies every scripted skill's targets in one controller call
+        self._trigger = ("reset", -1)
         # Each team's drones in role order, and the back-court goto points in team 0's frame.
         self.role_drones = np.array([[t * 3 + s for s in _ROLE_SEAT] for t in (0, 1)])
         self._goto_points = np.array([[6.0, 1.5, 2.0], [6.0, 0.0, 2.0], [6.0, -1.5, 2.0]])
@@ -224,6 +228,7 @@ class HighLevelVolleyballEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self.decisions = 0
         self._choices[:] = 0
+        self._trigger = ("reset", -1)
         obs = self._observe()
         infos = {a: self._info(t, None) for t, a in enumerate(self.agents)}
         return {a: obs[t] for t, a in enumerate(self.agents)}, infos
@@ -276,6 +281,9 @@ class HighLevelVolleyballEnv(ParallelEnv):
                 parts["outcome"][winner] += c.win_reward
                 parts["outcome"][1 - winner] -= c.win_reward
             if result.terminated[0] or result.truncated[0] or hitter >= 0 or steps >= c.max_wait:
+                ended = result.terminated[0] or result.truncated[0]
+                why = "end" if ended else ("hit" if hitter >= 0 else "wait")
+                self._trigger = (why, hitter)
                 break
         term, trunc = bool(result.terminated[0]), bool(result.truncated[0])
         obs = self._observe()
@@ -364,7 +372,7 @@ class HighLevelVolleyballEnv(ParallelEnv):
         if fly_drones:
             idx = np.array(fly_drones)
             pos, vel, acc = (np.stack(x, axis=1) for x in zip(*fly_targets, strict=True))
-            out[:, idx] = self.skills["goto"].fly(task, idx, pos, target_vel=vel, target_acc=acc)
+            out[:, idx] = self._flyer.fly(task, idx, pos, target_vel=vel, target_acc=acc)
         return out
 
     # ---- observations and infos ---------------------------------------------------------------
@@ -402,6 +410,8 @@ class HighLevelVolleyballEnv(ParallelEnv):
             ),
             "low_level_steps": int(self.task.steps[0]),
             "steps_since_decision": steps,
+            "trigger": self._trigger[0],
+            "hitter": self._trigger[1],
             "touches": int(rules.touches[0, team]),
         }
         if result is not None:
