@@ -262,3 +262,32 @@ def test_position_controller_reaches_a_target_and_holds_it():
         errors.append(float(np.linalg.norm(b.drone_pos[0, 0] - target[0, 0])))
     assert errors[149] < 0.1  # within 10 cm after 3 s (1.9 m away at the start)
     assert max(errors[200:]) < 0.01  # and within 1 cm over the last second
+
+
+def test_a_tilted_racket_pushes_the_ball_along_its_normal():
+    from selfplay_gym.envs.volleyball.rules import HitDetector
+
+    phi = 0.3  # roll (rad): the racket normal is (0, -sin phi, cos phi)
+    normal = np.array([0.0, -math.sin(phi), math.cos(phi)])
+    b = batch()
+    place(b, [4.5, 0.0, 2.0])
+    q = b._qpos.reshape(1, 2, 7)
+    q[0, 0, 3:] = [math.cos(phi / 2), math.sin(phi / 2), 0.0, 0.0]
+    q[0, 1, :3] = np.array([4.5, 0.0, 2.0]) + normal * (RACKET_TOP + 0.1) + [0.0, 0.0, 0.4]
+    b.refresh()
+    detector = HitDetector(1)
+    detector.reset(np.array([0]), b.ball_vel, 1)
+    for _ in range(40):
+        before = b.ball_vel[0].copy()
+        b.step(hover_commands(b))
+        events = detector.update(b.drone_pos, b.drone_up, b.ball_pos, b.ball_vel)
+        if events.hit[0]:
+            break
+    assert events.hit[0] and events.hitter[0] == 0  # the detector follows the tilted racket
+    for _ in range(2):  # let the soft contact finish
+        b.step(hover_commands(b))
+    # The contact impulse (velocity change less gravity's share) points along the racket normal.
+    impulse = b.ball_vel[0] - before + [0.0, 0.0, 3 * b.physics.control_dt * GRAVITY]
+    angle = math.degrees(math.acos(impulse @ normal / np.linalg.norm(impulse)))
+    assert angle < 0.5
+    assert b.ball_vel[0, 1] < -1.0 and b.ball_vel[0, 2] > 1.0  # up and away to -y
