@@ -402,6 +402,7 @@ class HighLevelVolleyballEnv(ParallelEnv):
         rules = self.task.rules
         info: dict[str, Any] = {
             "role": self.possible_agents[team].rpartition("_")[0],
+            "seat": 0,
             "team": team,
             "turn": self.decisions,
             "phase": "serve" if rules.last_team[0] < 0 else "rally",
