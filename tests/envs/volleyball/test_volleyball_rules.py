@@ -677,3 +677,36 @@ def test_6v6_every_drone_may_touch_once_no_three_touch_cap():
     # A second touch by any of them is the fault.
     match.sim.set_ball(COURT, match.anchors[[3]] + ABOVE, np.zeros((1, 3)))
     assert_point(play(match)[-1], faults=[1, 0], winner=1)
+
+
+def test_drill_shaping_terms():
+    # Hit the Ball: -0.05 per step farther than 1 m from the anchor.
+    task = HitTheBall(1)
+    spot = drill_spot(task)
+    stage(task, ball=[-7.0, -3.5, 0.1], drones=spot + [0.0, 1.5, 0.0])
+    assert task.step(hold(task)).components["anchor"][0, 0] == -0.05
+    stage(task, ball=[-7.0, -3.5, 0.1], drones=spot + [0.0, 0.5, 0.0])
+    assert task.step(hold(task)).components["anchor"][0, 0] == 0.0
+    # Solo Bump: 1 / (1 + xy distance to the ball) + 0.5 clip(ball z - max(drone z, 1), 0, 2).
+    task = SoloBump(1)
+    stage(task, ball=spot[0] + [0.6, 0.8, 1.5], drones=spot)
+    result = task.step(hold(task))
+    s = task.sim
+    dxy = np.linalg.norm(s.drone_pos[0, 0, :2] - s.ball_pos[0, :2])
+    height = np.clip(s.ball_pos[0, 2] - max(s.drone_pos[0, 0, 2], 1.0), 0.0, 2.0)
+    assert result.components["align"][0, 0] == pytest.approx(1 / (1 + dxy))
+    assert result.components["height"][0, 0] == pytest.approx(0.5 * height)
+    assert 0.6 < height < 1.5
+    # Bump and Pass (shared by the pair): -0.05 per metre beyond 0.5 m from each anchor, and
+    # +-0.05 / (1 + xy distance to the ball) for the drone in turn and the other one.
+    task = BumpAndPass(1)
+    spots = task.anchors + [[0.0, 0.0, 0.0], [1.5, 0.0, 0.0]]
+    stage(task, ball=[6.0, 0.0, 4.0], drones=spots)
+    result = task.step(hold(task))
+    s = task.sim
+    away = np.maximum(np.linalg.norm(s.drone_pos[0] - task.anchors, axis=-1) - 0.5, 0.0)
+    dxy = np.linalg.norm(s.drone_pos[0, :, :2] - s.ball_pos[0, :2], axis=-1)
+    assert result.components["anchor"][0].tolist() == pytest.approx([-0.05 * away.sum()] * 2)
+    align = 0.05 / (1 + dxy[0]) - 0.05 / (1 + dxy[1])
+    assert result.components["align"][0].tolist() == pytest.approx([align] * 2)
+    check_rewards(result)
