@@ -284,3 +284,19 @@ def test_vector_env_rows_follow_the_given_learner_order():
     env.step(actions)
     vz = env.task.sim.drone_vel[..., 2]
     assert vz[1, 4] > vz[0, 4] and vz[1, 4] > vz[1, 0]
+
+
+def test_resetting_one_court_leaves_the_others_untouched():
+    batch, alone = Match3v3(2, random_serve=False), Match3v3(1, random_serve=False)
+    batch.reset(np.arange(2), np.random.default_rng(0))
+    alone.reset(np.arange(1), np.random.default_rng(0))
+    rng = np.random.default_rng(5)
+    for step in range(40):
+        actions = random_actions(rng, batch)
+        if step == 15:
+            batch.reset(np.array([0]), np.random.default_rng(1))
+        together = batch.step(actions)
+        single = alone.step(actions[[1]])
+        assert np.array_equal(batch.observe()[1], alone.observe()[0])
+        assert np.array_equal(together.rewards[1], single.rewards[0])
+    assert batch.steps.tolist() == [25, 40]
