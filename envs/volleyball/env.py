@@ -392,6 +392,7 @@ class VolleyballVectorEnv(VectorEnv):
         self.np_random, _ = seeding.np_random()
         self.episode_return = np.zeros(self.num_envs)
         self.episode_length = np.zeros(self.num_envs, dtype=int)
+        self._per_row = np.repeat(np.arange(num_courts), len(learners))  # row -> court
 
     def _rows(self, per_court_drone: np.ndarray) -> np.ndarray:
         return per_court_drone[:, self.learner_idx].reshape(
@@ -422,7 +423,7 @@ class VolleyballVectorEnv(VectorEnv):
             commands[:, self.other_idx] = self.opponent.act_batch(self.task, self.other_idx)
         result = self.task.step(commands)
         rewards = self._rows(result.rewards)
-        per_row = np.repeat(np.arange(self.num_courts), len(self.learner_idx))
+        per_row = self._per_row
         terminated = result.terminated[per_row]
         truncated = result.truncated[per_row]
         obs = self._rows(self.task.observe())
@@ -447,4 +448,4 @@ class VolleyballVectorEnv(VectorEnv):
             self.episode_return[done_rows] = 0.0
             self.episode_length[done_rows] = 0
             obs = self._rows(self.task.observe())
-        return obs.astype(np.float32), rewards, terminated, truncated, infos
+        return obs.astype(np.float32, copy=False), rewards, terminated, truncated, infos

@@ -60,10 +60,10 @@ def _mujoco():
 
 # quat_to_mat's nine entries (row-major) as ``a + sign * b`` over the products ``q_i q_j`` of
 # (w, x, y, z), flattened to index 4 i + j: entry (0, 1) is 2 (xy - wz), (0, 0) is 1 - 2 (yy + zz).
-_ROT_A = (10, 6, 7, 6, 5, 11, 7, 11, 5)  # yy xy xz xy xx yz xz yz xx
-_ROT_B = (15, 3, 2, 3, 15, 1, 2, 1, 10)  # zz wz wy wz zz wx wy wx yy
+_ROT_A = np.array([10, 6, 7, 6, 5, 11, 7, 11, 5])  # yy xy xz xy xx yz xz yz xx
+_ROT_B = np.array([15, 3, 2, 3, 15, 1, 2, 1, 10])  # zz wz wy wz zz wx wy wx yy
 _ROT_SIGN = np.array([1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0])
-_ROT_DIAGONAL = [0, 4, 8]
+_ROT_DIAGONAL = np.array([0, 4, 8])
 
 
 def _rotation_matrices(quat: np.ndarray) -> np.ndarray:
@@ -73,9 +73,11 @@ def _rotation_matrices(quat: np.ndarray) -> np.ndarray:
     ``2 (a + sign b)`` (``1 - 2 (a + b)`` on the diagonal); subtracting is adding the negation,
     so every entry has exactly the bits ``quat_to_mat`` gives.
     """
-    products = (quat[..., :, None] * quat[..., None, :]).reshape(*quat.shape[:-1], 16)
-    entries = 2 * (products[..., _ROT_A] + _ROT_SIGN * products[..., _ROT_B])
-    entries[..., _ROT_DIAGONAL] = 1 - entries[..., _ROT_DIAGONAL]
+    products = (quat[..., :, None] * quat[..., None, :]).reshape(-1, 16)
+    entries = products[:, _ROT_A]
+    entries += _ROT_SIGN * products[:, _ROT_B]
+    entries *= 2
+    entries[:, _ROT_DIAGONAL] = 1 - entries[:, _ROT_DIAGONAL]
     return entries.reshape(*quat.shape[:-1], 3, 3)
 
 

@@ -49,6 +49,8 @@ _MIRROR = np.array([-1.0, -1.0, 1.0])
 _QUAT_MIRROR = np.array([-1.0, -1.0, 1.0, 1.0])
 _FAULT_NAME_ARRAY = np.array([FAULT_NAMES[i] for i in range(len(FAULT_NAMES))], dtype=object)
 _TEAMS = np.array([0, 1])
+# Outcome for each team (columns) by the winner code + 1 (rows: playing, 0 won, 1 won, draw).
+_WON = np.array([[0.0, 0.0], [1.0, -1.0], [-1.0, 1.0], [0.0, 0.0]])
 _REST_BALL = np.array([-7.0, -3.5, 0.1])  # a parked ball for tasks without one (ours)
 
 
@@ -161,12 +163,14 @@ class Task:
         self.steps += 1
         s = self.sim
         events = self.hits.update(s.drone_pos, s.drone_up, s.ball_pos, s.ball_vel)
-        rows = np.flatnonzero(events.hit)
-        self.hit_count[rows, events.hitter[rows]] += 1
+        hit_now = self._per_drone(events.hit, events.hitter)
+        self.hit_count += hit_now
         result = self._evaluate(events)
         result.truncated = (self.steps >= self.max_steps) & ~result.terminated
-        result.drone_info.setdefault("hit", self._per_drone(events.hit, events.hitter))
-        result.drone_info.setdefault("hits", self.hit_count.copy())
+        if "hit" not in result.drone_info:
+            result.drone_info["hit"] = hit_now
+        if "hits" not in result.drone_info:
+            result.drone_info["hits"] = self.hit_count.copy()
         total = sum(result.components.values())
         result.rewards = np.asarray(total, dtype=float) + np.zeros((self.num_courts, self.n_drones))
         return result
@@ -199,8 +203,9 @@ class Task:
 
     def _per_drone(self, flag: np.ndarray, who: np.ndarray) -> np.ndarray:
         out = np.zeros((self.num_courts, self.n_drones), dtype=bool)
-        rows = np.flatnonzero(flag)
-        out[rows, who[rows]] = True
+        if flag.any():
+            rows = np.flatnonzero(flag)
+            out[rows, who[rows]] = True
         return out
 
     def _zeros(self) -> np.ndarray:
@@ -950,9 +955,7 @@ class Match(Task):
         self.winner = result
         done = result >= 0
         team = self.team_arr[None, :]
-        won = (result[:, None] == team).astype(float) - (
-            (result[:, None] == 1 - team) & (result[:, None] < 2)
-        )
+        won = _WON[result + 1][:, self.team_arr]  # +1 winners, -1 losers, 0 draw or playing
         zeros = self._zeros()
         if c.reward_mode == "sparse":
             components = {"outcome": won}
@@ -980,13 +983,16 @@ class Match(Task):
             d_anchor = np.sqrt((to_anchor * to_anchor).sum(axis=-1))
             crash = (faults == 7)[:, self.team_arr]
             close = (faults == 8)[:, self.team_arr]
-            x, y, z = pos[..., 0] * self.flip[:, 0], pos[..., 1], pos[..., 2]
-            misplaced = (
-                (x < 0.5)
-                | (x > self.court.half_length)
-                | (np.abs(y) > self.court.half_width)
-                | (np.abs(z - 2.0) > 1.0)
-            )
+            if c.position_penalty:
+                x, y, z = pos[..., 0] * self.flip[:, 0], pos[..., 1], pos[..., 2]
+                misplaced = (
+                    (x < 0.5)
+                    | (x > self.court.half_length)
+                    | (np.abs(y) > self.court.half_width)
+                    | (np.abs(z - 2.0) > 1.0)
+                )
+            else:  # no penalty to pay (3v3, 6v6): skip the test
+                misplaced = False
             components = {
                 "outcome": c.win_reward * won,
                 "hit": hit_reward,
