@@ -130,3 +130,32 @@ def test_import_is_light():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_random_bot_draws_numeric_actions_from_its_own_seeded_generator():
+    import gymnasium.spaces as spaces
+    import numpy as np
+
+    class Numeric:
+        move_names = ()
+
+        def __init__(self, space):
+            self.space = space
+
+        def action_space(self, agent):
+            return self.space
+
+    for space in (
+        spaces.Box(-1, 1, (4,)),
+        spaces.Discrete(3, start=2),
+        spaces.MultiDiscrete([6, 3, 4]),
+    ):
+        env = Numeric(space)
+        first = [RandomBot(seed=7).act(env, "a") for _ in range(2)]
+        bot = RandomBot(seed=7)
+        draws = [bot.act(env, "a") for _ in range(50)]
+        assert all(space.contains(np.asarray(d, dtype=space.dtype)) for d in draws)
+        assert np.array_equal(first[0], draws[0]) and np.array_equal(first[0], first[1])
+        assert len({np.asarray(d).tobytes() for d in draws}) > 1
+    with pytest.raises(ValueError, match="no finite move set"):
+        RandomBot(seed=0).act(Numeric(spaces.Box(-np.inf, np.inf, (2,))), "a")

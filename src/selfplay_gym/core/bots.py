@@ -63,19 +63,41 @@ class RandomBot(Bot):
     name = "random"
 
     def act(self, env: TurnBasedTextEnv, agent: str) -> int:
-        """The index of a uniformly drawn legal move (a uniform point of a bounded ``Box``)."""
+        """The index of a uniformly drawn legal move.
+
+        Envs without a finite move set get a uniform draw from their numeric action space
+        (a bounded ``Box``, ``Discrete`` or ``MultiDiscrete``), from the bot's own generator.
+        """
         if not getattr(env, "move_names", ()):
-            space = env.action_space(agent) if callable(getattr(env, "action_space", None)) else None
-            low, high = getattr(space, "low", None), getattr(space, "high", None)
-            if low is not None and np.all(np.isfinite(low)) and np.all(np.isfinite(high)):
-                u = np.array([self.rng.random() for _ in range(low.size)]).reshape(low.shape)
-                return (low + u * (high - low)).astype(space.dtype)
+            space = (
+                env.action_space(agent) if callable(getattr(env, "action_space", None)) else None
+            )
+            drawn = self._sample(space)
+            if drawn is not None:
+                return drawn
             raise ValueError(
                 f"{type(env).__name__} has no finite move set for a random bot to draw from; "
                 "use one of the env's scripted bots"
             )
         legal = env._legal_indices(agent)
         return legal[self.rng.randrange(len(legal))]
+
+    def _sample(self, space: Any) -> Any:
+        """A uniform draw from a numeric gymnasium space, or None for any other space."""
+        from gymnasium import spaces
+
+        if isinstance(space, spaces.Box) and space.is_bounded():
+            u = np.array([self.rng.random() for _ in range(space.low.size)]).reshape(space.shape)
+            return (space.low + u * (space.high - space.low)).astype(space.dtype)
+        if isinstance(space, spaces.Discrete):
+            return int(space.start) + self.rng.randrange(int(space.n))
+        if isinstance(space, spaces.MultiDiscrete):
+            flat = [
+                int(s) + self.rng.randrange(int(n))
+                for n, s in zip(space.nvec.ravel(), space.start.ravel(), strict=True)
+            ]
+            return np.array(flat, dtype=space.dtype).reshape(space.shape)
+        return None
 
 
 Opponent = Bot | Policy
