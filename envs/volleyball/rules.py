@@ -212,6 +212,7 @@ class RallyRules:
         # Per-step work is done on (courts, team) masks: each drone's team as a one-hot row, and
         # the pairs of teammates (i < j) whose distance the separation rule checks.
         self._member = self.team[:, None] == _TEAMS
+        self._net_sign = np.where(self.team == 0, 1.0, -1.0)
         pairs = [
             (i, j)
             for i in range(self.n)
@@ -245,7 +246,8 @@ class RallyRules:
 
         def mark(cond: np.ndarray, case: int) -> None:
             # cond (courts, 2): the team commits this case; a team's first case found stands.
-            faults[cond & (faults == 0)] = case
+            if cond.any():
+                faults[cond & (faults == 0)] = case
 
         def of_team(mask: np.ndarray, team: np.ndarray) -> np.ndarray:
             return mask[:, None] & (team[:, None] == _TEAMS)
@@ -286,8 +288,8 @@ class RallyRules:
             self.last_team[rows] = toucher_team[rows]
 
         # Case 3: a drone past the net plane.
-        x = drone_pos[..., 0]
-        over = np.where(self.team == 0, x < c.net_margin, x > -c.net_margin)
+        # Team 0 must keep x > margin, team 1 -x > margin: x times the team's sign (exact).
+        over = drone_pos[..., 0] * self._net_sign < c.net_margin
         mark(any_member(over), 3)
 
         # Cases 4 and 5: the ball on the ground, in or out.
