@@ -206,7 +206,9 @@ class LeagueOpponent(DroneBot):
 
     A court whose episode has just started (``task.steps == 0``) gets a new draw; :attr:`current`
     names each court's opponent until its episode ends, so the results can be recorded against
-    the right entry.
+    the right entry. Drone bots act on every court at once, so each entry in play has one
+    instance (the league hands out a fresh copy of a bot per draw) and acts once per step for
+    all the courts that drew it.
 
     Args:
         league: The pool (bots and snapshots, all vectorized drone bots).
@@ -220,24 +222,27 @@ class LeagueOpponent(DroneBot):
         self.league = league
         self.draws = np.random.default_rng(seed)
         self.current: list[str] = []
-        self._bots: list[Any] = []
+        self._players: dict[str, Any] = {}
 
     def act_batch(self, task, drones):
         """Each court's drawn opponent plays ``drones`` there, ``(courts, len(drones), 4)``."""
         if len(self.current) != task.num_courts:
             self.current = [""] * task.num_courts
-            self._bots = [None] * task.num_courts
         for court in range(task.num_courts):
             if task.steps[court] == 0 or not self.current[court]:
-                name, bot = self.league.sample(self.draws)
-                self.current[court], self._bots[court] = name, bot
+                name = self.league.draw(self.draws)
+                if name not in self._players:
+                    self._players[name] = self.league.opponent(name)
+                self.current[court] = name
+        # Entries no court plays any more (e.g. snapshots the league dropped) are let go.
+        self._players = {n: p for n, p in self._players.items() if n in self.current}
         out = np.zeros((task.num_courts, len(drones), 4))
-        groups: dict[int, list[int]] = {}
-        for court, bot in enumerate(self._bots):
-            groups.setdefault(id(bot), []).append(court)
-        for courts in groups.values():
+        courts_of: dict[str, list[int]] = {}
+        for court, name in enumerate(self.current):
+            courts_of.setdefault(name, []).append(court)
+        for name, courts in courts_of.items():
             # A bot acts on every court at once; keep the rows of the courts it plays.
-            out[courts] = self._bots[courts[0]].act_batch(task, drones)[courts]
+            out[courts] = self._players[name].act_batch(task, drones)[courts]
         return out
 
 
