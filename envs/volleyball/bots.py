@@ -226,5 +226,9 @@ def team_plan(task, team: int, hit_height: float = 2.2) -> TeamPlan:
             (touches == 0) & (n_others >= 2), "pass", np.where(n_others >= 1, "set", "attack")
         ),
     )
+    # Passes and sets go to the receiver, but never deep: an attack from the back line needs
+    # a tilt the Iris cannot reach in time (the ball then strikes its hull).
+    depth = np.where(skill == "set", 3.0, 3.5)
+    receiver_pos[:, 0] = sign * np.minimum(np.abs(receiver_pos[:, 0]), depth)
     target = np.where(np.isin(skill, ["pass", "set"])[:, None], receiver_pos, attack_target)
     return TeamPlan(members, playing, active, skill, target, contact)

@@ -163,6 +163,8 @@ class HitPlan:
     """(..., 3) racket normal at contact."""
     racket_speed: np.ndarray
     """(...) racket speed along the normal at contact (m/s)."""
+    window: np.ndarray
+    """(...) seconds of the swing (the last ones before contact)."""
 
 
 def plan_hit(
@@ -194,33 +196,35 @@ def plan_hit(
             the plan asks for ``ball_out`` as if the sliding part were scaled by this.
         tilt_gain: Scale on the horizontal part of the normal (compensates the tilt lag).
     """
-    delta = ball_out - ball_in
-    if tangential != 1.0:
-        # Friction keeps only part of the sliding velocity: aim as if the ball arrived with its
-        # sliding part already scaled (two fixed-point rounds on the normal).
-        normal = _unit(delta)
-        for _ in range(2):
-            slide = ball_in - _dot(ball_in, normal)[..., None] * normal
-            ball_in = ball_in - (1.0 - tangential) * slide
-            delta = ball_out - ball_in
-            normal = _unit(delta)
-    normal = _unit(delta)
+    # The racket ends the swing moving at (lam n - g z) window: along n, plus a sliding part
+    # -g window z_t that friction passes on to the ball. With the sliding part of the ball's
+    # velocity kept at `tangential` (of its value relative to the racket), the ball's sliding
+    # velocity after the hit is that of w = tangential v_in - (1 - tangential) g window z, so
+    # n must be parallel to v_out - w (for tangential = 1: to v_out - v_in).
+    up = np.array([0.0, 0.0, 1.0])
+    w = tangential * ball_in - (1.0 - tangential) * GRAVITY * window * up
+    normal = _unit(ball_out - w)
     normal[..., :2] *= tilt_gain
     normal = _limit_tilt(_unit(normal), max_tilt)
-    push = np.maximum(_dot(delta, normal), 0.0)
-    speed = _dot(ball_in, normal) + push / (1.0 + restitution)
+    # Along n: out.n = (1 + e) v_r.n - e v_in.n.
+    speed = (_dot(ball_out, normal) + restitution * _dot(ball_in, normal)) / (1.0 + restitution)
+    # A racket pulled down fast to soften a hit sinks the drone it hangs on: at most 0.3 m/s.
+    speed = np.maximum(speed, -0.3)
     # From rest, a constant thrust along n of strength lam (per unit mass) for `window` seconds
     # ends with racket speed v.n = (lam - g n_z) window: the drone waits still at the start.
     lam = np.maximum(speed / window + GRAVITY * normal[..., 2], 0.3 * GRAVITY)
+    window = np.full_like(speed, window)[..., None]
     full = lam[..., None] * normal - np.array([0.0, 0.0, GRAVITY])
-    t = np.where(np.isfinite(time_left), time_left, window)
-    elapsed = np.clip(window - t, 0.0, window)[..., None]
+    t = np.where(np.isfinite(time_left), time_left, window[..., 0])[..., None]
+    elapsed = np.clip(window - t, 0.0, window)
     start = contact - offset * normal - 0.5 * full * window**2
-    waiting = (t > window)[..., None]
+    waiting = t > window
     pos = start + 0.5 * full * elapsed**2
     vel = full * elapsed
     acc = np.where(waiting, 0.0, full)
-    return HitPlan(pos=pos, vel=vel, acc=acc, normal=normal, racket_speed=speed)
+    return HitPlan(
+        pos=pos, vel=vel, acc=acc, normal=normal, racket_speed=speed, window=window[..., 0]
+    )
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -282,7 +286,11 @@ class _Flying(Skill):
         if s.action_mode != "prt":
             raise ValueError("scripted skills fly in action_mode='prt'")
         drones = np.asarray(drones, dtype=int)
-        yaw = np.where(task.team_arr[drones] == 1, np.pi, 0.0)
+        # Hold the current heading: the racket is a disc, so yaw does not matter to a hit, and
+        # the Iris's weak yaw authority loses heading in hard swings; steering it back then
+        # couples into roll and pitch (a drone was seen to wobble down to the floor).
+        heading = s.drone_rot[:, drones][..., :, 0]
+        yaw = np.arctan2(heading[..., 1], heading[..., 0])
         # Chase a point at most `reach` ahead: a far target saturates the rotors, the drone
         # sags and overshoots (a 1.4 m step settles in ~1.5 s this way, ~4 s without).
         pos = s.drone_pos[:, drones]
@@ -355,7 +363,7 @@ class HitParams:
     """Height (m) of the ball at the target point (where the next player meets it)."""
     hit_height: float = 2.2
     """Preferred height (m) of the ball's centre at contact; lowered for low balls."""
-    min_hit_height: float = 1.2
+    min_hit_height: float = 1.5
     """Lowest contact height (m)."""
     window: float = 0.35
     """Seconds of the hitting manoeuvre before contact."""
@@ -444,7 +452,7 @@ class Hit(_Flying):
         # controller's own feedback would add its corrections to the tilt (measured: 40 deg
         # at contact for a planned 25). Feed back along the normal freely, across it only a
         # little, and hand the controller zero errors.
-        swinging = playing & (t <= self.config.window)[..., None]
+        swinging = playing & (t <= plan.window)[..., None]
         if swinging.any():
             pc = self.controller(task)
             pos_now, vel_now = task.sim.drone_pos[:, drones], task.sim.drone_vel[:, drones]
@@ -456,7 +464,7 @@ class Hit(_Flying):
                 plan.acc + np.array([0.0, 0.0, GRAVITY]), axis=-1, keepdims=True
             )
             # Corrections fade out toward the contact, where the tilt must be right.
-            fade = np.clip(t / self.config.window, 0.0, 1.0)[..., None]
+            fade = np.clip(t / plan.window, 0.0, 1.0)[..., None]
             limit = self.config.correction * fade * thrust
             size = np.linalg.norm(across, axis=-1, keepdims=True)
             across = across * np.minimum(1.0, limit / np.maximum(size, 1e-9))
@@ -516,8 +524,8 @@ SKILLS: dict[str, Callable[[], Skill]] = {
     "serve": lambda: _named(Hit(apex=4.2, tilt_gain=1.0), "serve"),
     "receive": lambda: _named(Hit(apex=4.5), "receive"),
     "pass": lambda: _named(Hit(apex=4.5), "pass"),
-    "set": lambda: _named(Hit(apex=4.2), "set"),
-    "attack": lambda: _named(Hit(apex=3.8), "attack"),
+    "set": lambda: _named(Hit(apex=4.6), "set"),
+    "attack": lambda: _named(Hit(apex=4.6), "attack"),
 }
 """HCSP's skill names -> a scripted skill with that name's defaults."""
 
