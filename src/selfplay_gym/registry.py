@@ -121,8 +121,8 @@ _VOLLEYBALL = "selfplay_gym.envs.volleyball"
 _VOLLEYBALL_BOTS = {
     "hover": f"{_VOLLEYBALL}.bots:HoverBot",
     "random_drone": f"{_VOLLEYBALL}.bots:RandomDroneBot",
-    "scripted": f"{_VOLLEYBALL}.bots:ScriptedTeam",
 }
+_VOLLEYBALL_MATCH_BOTS = {**_VOLLEYBALL_BOTS, "scripted": f"{_VOLLEYBALL}.bots:ScriptedTeam"}
 _VOLLEYBALL_HIGH_LEVEL_BOTS = {
     "scripted": f"{_VOLLEYBALL}.hierarchy:HighLevelScriptedBot",
     "random_options": f"{_VOLLEYBALL}.hierarchy:HighLevelRandomBot",
@@ -440,7 +440,7 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
             entry_point=f"{_VOLLEYBALL}.env:VolleyballEnv",
             kind="parallel",
             kwargs={"task": task, **extra},
-            bots=_VOLLEYBALL_BOTS,
+            bots=_VOLLEYBALL_MATCH_BOTS if task in ("1v1", "3v3", "6v6") else _VOLLEYBALL_BOTS,
             default_opponent="scripted" if task in ("1v1", "3v3", "6v6") else "hover",
             summary=summary,
         )
