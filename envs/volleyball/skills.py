@@ -13,8 +13,11 @@ racket must face ``n = (v_out - v_in) / |v_out - v_in|`` and move along ``n`` at
 ``v_r . n = v_in . n + |v_out - v_in| / (1 + e)``. :func:`plan_hit` turns that into a short
 constant-acceleration trajectory (position, velocity, feed-forward acceleration whose direction
 with gravity is ``n``) that ends on the contact point at the predicted contact time; the
-position controller tracks it. Friction on the racket slows the ball's sliding component, so
-the planner aims with a measured tangential retention rather than the frictionless 1.
+position controller tracks it, and in the last ``window`` seconds the thrust is held along
+``n`` (feedback may tilt it only a little, fading out at contact). The real contact is softer
+than this model (about e = 0.74, and friction keeps 0.5-0.7 of the sliding velocity); the
+planner can model both (``HitParams.restitution_scale``, ``tangential``) but aims best without
+them, with a slightly reduced tilt (``tilt_gain``), and the named skills' arcs leave margin.
 
 Every skill is a :class:`Skill` with ``act(task, drones, params) -> (courts, k, 4)`` rotor
 commands; :class:`PolicySkill` wraps a learned policy (any callable on the drones'
@@ -378,8 +381,8 @@ class HitParams:
     """In the hitting window, position feedback may tilt the thrust by at most about this many
     radians away from the planned racket normal."""
     tilt_gain: float = 0.9
-    """Scale on the horizontal part of the racket normal: the drone is still tilting, and
-    moving sideways, at contact, so a full tilt overshoots (measured: 0.5-0.65 best)."""
+    """Scale on the horizontal part of the racket normal: the attitude still overshoots a
+    little at contact (measured best over rally-like balls; 1.0 for a serve from rest)."""
 
 
 class Hit(_Flying):

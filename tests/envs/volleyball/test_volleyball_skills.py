@@ -13,8 +13,10 @@ from selfplay_gym.envs.volleyball.skills import (  # noqa: E402
     GRAVITY,
     Goto,
     PolicySkill,
+    arc_top,
     ball_at,
     ballistic_velocity,
+    hit_height,
     make_skill,
     plan_hit,
     time_to_height,
@@ -77,6 +79,23 @@ def test_plan_hit_ends_on_the_contact_point_with_the_racket_speed():
         np.array([[0.0, 0.0, -5.0]]), np.array([[-2.0, 0.0, 5.0]]), contact, np.array([2.0])
     )
     assert np.allclose(waiting.vel, 0.0) and np.allclose(waiting.acc, 0.0)
+
+
+def test_arc_top_remembers_the_apex_once_the_ball_falls():
+    task = make_task("1v1", 2, random_serve=False)
+    task.reset(np.arange(2), np.random.default_rng(0))
+    task.sim.set_ball(
+        np.arange(2), np.array([[1.0, 0, 2.0], [1.0, 0, 3.0]]), np.array([[0, 0, 4.0], [0, 0, 0]])
+    )
+    assert np.allclose(arc_top(task), [2.0 + 16 / (2 * GRAVITY), 3.0])
+    # Later on the way down, the first ball's top is still its apex, not its height.
+    task.sim.set_ball(
+        np.arange(2),
+        np.array([[1.0, 0, 2.5], [1.0, 0, 2.0]]),
+        np.array([[0, 0, -2.0], [0, 0, -3.0]]),
+    )
+    assert np.allclose(arc_top(task), [2.0 + 16 / (2 * GRAVITY), 3.0])
+    assert np.allclose(hit_height(task), [2.2, 2.2])
 
 
 # ---- skills in the simulator --------------------------------------------------------------------
