@@ -93,9 +93,10 @@ class ScriptedTeam(DroneBot):
     hitting height. It plays, by HCSP's roles:
 
     * nobody has touched the ball yet and the drone is alone (1v1): **serve** over the net;
-    * first touch of the possession (the serve included) with two teammates free (FirstPass):
-      **receive/pass** the ball up to the free teammate nearest the net;
-    * second touch with a teammate free (SecPass): **set** it up to that teammate;
+    * first touch of the possession (the serve included) with two free teammates near the net
+      (FirstPass): **receive/pass** the ball up to the one nearest the net;
+    * otherwise, with a free teammate near the net (SecPass): **set** it up to that teammate
+      (a drone at the back line is too slow to come forward for it);
     * otherwise (Att, and every touch in 1v1): **attack** a third of the way into the far half.
 
     Balls the opponents sent out of bounds are left alone. The other drones **goto** their
@@ -185,7 +186,7 @@ class TeamPlan:
         """(courts, 3): where the ball next falls through hitting height."""
 
 
-def team_plan(task, team: int, hit_height: float = 2.2) -> TeamPlan:
+def team_plan(task, team: int, hit_height: float = 2.2, front_depth: float = 4.5) -> TeamPlan:
     """The scripted team's reading of every court: who plays the ball, with which skill, where to."""
     from selfplay_gym.envs.volleyball.skills import contact_point
 
@@ -206,12 +207,15 @@ def team_plan(task, team: int, hit_height: float = 2.2) -> TeamPlan:
     playing = ours & free.any(axis=1) & ~(out & (touches == 0) & ~untouched)
     d = np.linalg.norm(s.drone_pos[:, members, :2] - contact[:, None, :2], axis=-1)
     active = np.argmin(np.where(free, d, np.inf), axis=1)
-    # The free teammates other than the active drone, nearest the net first.
+    # The free teammates other than the active drone; those near the net can take a pass or a
+    # set (a drone at the back line is too slow to get forward in the ball's flight time).
     others = free.copy()
     others[courts, active] = False
     n_others = others.sum(axis=1)
     to_net = np.abs(s.drone_pos[:, members, 0])
-    receiver = np.argmin(np.where(others, to_net, np.inf), axis=1)
+    near = others & (to_net <= front_depth)
+    n_near = near.sum(axis=1)
+    receiver = np.argmin(np.where(near, to_net, np.inf), axis=1)
     receiver_pos = s.drone_pos[courts[:, None], members[receiver][:, None]][:, 0].copy()
     receiver_pos[:, 2] = hit_height
     attack_target = np.tile(
@@ -222,9 +226,7 @@ def team_plan(task, team: int, hit_height: float = 2.2) -> TeamPlan:
     skill = np.where(
         untouched & (n_others == 0),
         "serve",
-        np.where(
-            (touches == 0) & (n_others >= 2), "pass", np.where(n_others >= 1, "set", "attack")
-        ),
+        np.where((touches == 0) & (n_near >= 2), "pass", np.where(n_near >= 1, "set", "attack")),
     )
     # Passes and sets go to the receiver, but never deep: an attack from the back line needs
     # a tilt the Iris cannot reach in time (the ball then strikes its hull).
