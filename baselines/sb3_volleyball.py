@@ -111,6 +111,11 @@ class Args:
     """GAE's lambda."""
     ent_coef: float = 0.0
     """Entropy bonus."""
+    action_mode: str = "prt"
+    """The drones' action space: ``prt`` (VolleyBots' per-rotor thrusts, the default), ``ctbr``
+    (body rates and thrust) or ``vel`` (velocity targets through the position controller; ours,
+    an easier space). The reference policies (hover, random) always fly ``prt``; in ``vel``
+    mode the evaluation adds ``hold``, zero velocity commands (the drone holds its start)."""
     log_std_init: float = -1.0
     """Initial log standard deviation of the actions (commands live in [-1, 1]; SB3's default 0
     makes the first drones tumble)."""
@@ -255,6 +260,7 @@ def evaluate(
     *,
     learners: tuple[str, ...] | None = None,
     opponent: Any = None,
+    action_mode: str = "prt",
 ) -> dict[str, float]:
     """Play one episode on each of ``episodes`` courts with ``policy(obs, env) -> actions``.
 
@@ -263,7 +269,11 @@ def evaluate(
     (hit_the_ball), ``win_rate``/``draw_rate``/``loss_rate`` of the learner's team (1v1).
     """
     env = VolleyballVectorEnv(
-        task, episodes, learners=list(learners) if learners else None, opponent=opponent
+        task,
+        episodes,
+        learners=list(learners) if learners else None,
+        opponent=opponent,
+        action_mode=action_mode,
     )
     if opponent is not None and hasattr(opponent, "reset"):
         opponent.reset(seed)
@@ -371,6 +381,7 @@ class Curve(BaseCallback):
             seed=10**6,
             learners=a.recipe.learners,
             opponent=opponent,
+            action_mode=a.action_mode,
         )
         returns = [e["r"] for e in self.model.ep_info_buffer or ()]
         point = {
@@ -438,6 +449,8 @@ def train(args: Args) -> dict[str, Any]:
     wall, cpu = time.perf_counter(), time.process_time()
 
     league = opponent = None
+    if recipe.self_play and args.action_mode != "prt":
+        raise ValueError("self-play's league bots fly in action_mode 'prt'")
     if recipe.self_play:
         league = League(rule=args.league_rule, max_snapshots=args.max_snapshots, seed=args.seed)
         league.add("hover", HoverBot())
@@ -447,6 +460,7 @@ def train(args: Args) -> dict[str, Any]:
         args.num_courts,
         learners=list(recipe.learners) if recipe.learners else None,
         opponent=opponent,
+        action_mode=args.action_mode,
     )
     venv = SB3VolleyballVecEnv(vector)
     venv.seed(args.seed)
@@ -496,7 +510,11 @@ def train(args: Args) -> dict[str, Any]:
             opponent=HoverBot(),
         )
     else:
-        evaluation["ppo"] = evaluate(args.task, policy, n, seed)
+        evaluation["ppo"] = evaluate(args.task, policy, n, seed, action_mode=args.action_mode)
+        if args.action_mode == "vel":
+            evaluation["hold"] = evaluate(
+                args.task, lambda obs, env: np.zeros((env.num_envs, 4)), n, seed, action_mode="vel"
+            )
         evaluation["hover"] = evaluate(args.task, _bot_policy(HoverBot()), n, seed)
         random_bot = RandomDroneBot(seed=args.seed)
         evaluation["random"] = evaluate(args.task, _bot_policy(random_bot), n, seed)
@@ -514,14 +532,19 @@ def train(args: Args) -> dict[str, Any]:
     references = (
         {"hover vs hover": evaluation["hover vs hover"]["win_rate"]}
         if recipe.self_play
-        else {name: evaluation[name][key] for name in ("hover", "random")}
+        else {
+            name: evaluation[name][key]
+            for name in ("hover", "random", "hold")
+            if name in evaluation
+        }
     )
     plot_curve(
         curve.points,
         references,
         recipe.measure,
         os.path.join(out, "curve.png"),
-        f"PPO on {args.task} ({model.num_timesteps} steps, {args.num_courts} courts)",
+        f"PPO on {args.task} ({args.action_mode} actions, {model.num_timesteps} steps, "
+        f"{args.num_courts} courts)",
     )
     if args.save_model:
         model.save(os.path.join(out, "model.zip"))
@@ -573,7 +596,11 @@ def parse_args(argv: list[str] | None = None) -> Args:
         Args,
         argv,
         description=__doc__.split("\n\n")[0],
-        choices={"task": sorted(RECIPES), "league_rule": ["uniform", "latest", "prioritized"]},
+        choices={
+            "task": sorted(RECIPES),
+            "league_rule": ["uniform", "latest", "prioritized"],
+            "action_mode": ["prt", "ctbr", "vel"],
+        },
     )
 
 
