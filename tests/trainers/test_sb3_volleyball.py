@@ -151,3 +151,17 @@ def test_the_league_opponent_keeps_one_draw_per_court_episode():
         if (terminated | truncated).any():
             break
         assert opponent.current == first  # no new draw mid-episode
+
+
+def test_evaluate_measures_hits_of_a_drone_holding_still_under_the_ball():
+    from selfplay_gym.baselines.sb3_volleyball import evaluate
+
+    def hold(obs, env):
+        return np.zeros((env.num_envs, 4))  # zero velocity targets: stay at the start
+
+    # The ball drops from 3 m straight above the start: holding still in vel mode hits it.
+    held = evaluate("hit_the_ball", hold, 3, seed=0, action_mode="vel")
+    assert held["episodes"] == 3 and held["hit_rate"] == 1.0 and held["hits"] >= 1
+    # Zero rotor commands in prt mode (thrust below the weight): the drone sinks away.
+    sinking = evaluate("hit_the_ball", hold, 3, seed=0)
+    assert sinking["hits"] < held["hits"]
