@@ -279,8 +279,10 @@ class _Flying(Skill):
         pc = getattr(self, "_pc", None)
         if pc is None or pc.iris != iris:
             # The controller's default gains: stiffer attitude loops saturate the Iris's rotors
-            # (thrust-to-weight 1.61) on large tilts and lose height.
-            self._pc = pc = PositionController(iris)
+            # (thrust-to-weight 1.61) on large tilts and lose height. Tilt and acceleration
+            # capped lower than its defaults (0.75 rad, 8 m/s^2) for the same reason: drones
+            # recovering from a swing at the default caps sometimes sank to the floor.
+            self._pc = pc = PositionController(iris, max_accel=6.0, max_tilt=0.65)
         return pc
 
     def fly(self, task, drones: np.ndarray, target: np.ndarray, **kwargs: Any) -> np.ndarray:
