@@ -85,6 +85,16 @@ def test_decisions_happen_at_hits():
             assert h["blue_0"]["steps_since_decision"] == env.config.max_wait
 
 
+def test_teams_decide_again_after_max_wait_without_a_hit():
+    env = HighLevelVolleyballEnv(random_serve=False, max_wait=10)
+    env.reset(seed=0)
+    hover = np.array([5, 2, 3])
+    _, rewards, terms, _, infos = env.step({"blue_0": hover, "red_0": hover})
+    # The serve drops from 3 m: no hit within 10 steps, so the teams are asked again.
+    assert infos["blue_0"]["trigger"] == "wait" and infos["blue_0"]["steps_since_decision"] == 10
+    assert not terms["blue_0"] and rewards == {"blue_0": 0.0, "red_0": 0.0}
+
+
 def test_hit_rewards_follow_hcsp_roles():
     env = HighLevelVolleyballEnv(random_serve=False)  # blue serves: its FirstPass touches first
     bot = HighLevelScriptedBot(0)

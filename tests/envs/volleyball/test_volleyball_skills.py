@@ -8,7 +8,12 @@ import pytest
 
 pytest.importorskip("mujoco")
 
-from selfplay_gym.envs.volleyball.bots import HoverBot, RandomDroneBot, ScriptedTeam  # noqa: E402
+from selfplay_gym.envs.volleyball.bots import (  # noqa: E402
+    HoverBot,
+    RandomDroneBot,
+    ScriptedTeam,
+    team_plan,
+)
 from selfplay_gym.envs.volleyball.skills import (  # noqa: E402
     GRAVITY,
     Goto,
@@ -297,6 +302,18 @@ def test_scripted_team_plays_pass_set_attack_in_3v3():
     # Against itself: the serving team passes, sets and attacks before anyone can fault.
     winner, hits = _games("3v3", ScriptedTeam(0), ScriptedTeam(1), courts=16, seed=3, max_steps=400)
     assert np.median(hits) >= 3, hits
+
+
+def test_scripted_team_leaves_an_opponents_ball_that_lands_out():
+    task = _match("3v3", courts=2)
+    task.rules.last_team[:] = 1  # red touched it last
+    task.rules.touches[:] = 0
+    start = np.array([[-2.0, 0.0, 2.5], [-2.0, 0.0, 2.5]])
+    land = np.array([[5.5, 0.0, 0.2], [5.5, 3.6, 0.2]])  # in, and out past the side line
+    task.sim.set_ball(np.arange(2), start, ballistic_velocity(start, land, 4.5))
+    plan = team_plan(task, 0)
+    assert plan.playing.tolist() == [True, False]
+    assert plan.skill[0] == "pass" and plan.members[plan.active[0]] == 2  # the back drone
 
 
 def test_scripted_team_answers_per_seat_as_in_a_batch():
