@@ -2022,7 +2022,7 @@ ROWS = (
         False,
         0,
         False,
-        "FileNotFoundError: [Errno 2] No such file or directory: '/work/main/.venv/lib/python3.11/site-packages/textarena/envs/UsedCarNegotiation/instructions/blue_book.txt'",
+        "FileNotFoundError: [Errno 2] No such file or directory: 'textarena/envs/UsedCarNegotiation/instructions/blue_book.txt'",
     ),
     (
         "UsedCarNegotiation-v0-strong-buyer",
@@ -2033,7 +2033,7 @@ ROWS = (
         False,
         0,
         False,
-        "FileNotFoundError: [Errno 2] No such file or directory: '/work/main/.venv/lib/python3.11/site-packages/textarena/envs/UsedCarNegotiation/instructions/blue_book.txt'",
+        "FileNotFoundError: [Errno 2] No such file or directory: 'textarena/envs/UsedCarNegotiation/instructions/blue_book.txt'",
     ),
     (
         "UsedCarNegotiation-v0-strong-seller",
@@ -2044,7 +2044,7 @@ ROWS = (
         False,
         0,
         False,
-        "FileNotFoundError: [Errno 2] No such file or directory: '/work/main/.venv/lib/python3.11/site-packages/textarena/envs/UsedCarNegotiation/instructions/blue_book.txt'",
+        "FileNotFoundError: [Errno 2] No such file or directory: 'textarena/envs/UsedCarNegotiation/instructions/blue_book.txt'",
     ),
     (
         "UsedCar-v0-balanced",
@@ -2506,7 +2506,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/base",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/base",
     ),
     (
         "ScorableGames-v0-conservative",
@@ -2517,7 +2517,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/base",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/base",
     ),
     (
         "ScorableGames-v0-game1",
@@ -2528,7 +2528,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/game1",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/game1",
     ),
     (
         "ScorableGames-v0-game2",
@@ -2539,7 +2539,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/game2",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/game2",
     ),
     (
         "ScorableGames-v0-game3",
@@ -2550,7 +2550,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/game3",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/game3",
     ),
     (
         "ScorableGames-v0-7players",
@@ -2561,7 +2561,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/base_7players",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/base_7players",
     ),
     (
         "ScorableGames-v0-medicalethics",
@@ -2572,7 +2572,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/medical_ethics",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/medical_ethics",
     ),
     (
         "ScorableGames-v0-vendorretailer",
@@ -2583,7 +2583,7 @@ ROWS = (
         True,
         0,
         False,
-        "FileNotFoundError: Game configuration directory not found: /work/main/.venv/lib/python3.11/site-packages/textarena/envs/ScorableGames/games_descriptions/vendor_retailer",
+        "FileNotFoundError: Game configuration directory not found: textarena/envs/ScorableGames/games_descriptions/vendor_retailer",
     ),
     (
         "UltimateTexasHoldem-v0",

@@ -126,7 +126,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _ProbeTimeout
 
 
-def _probe_players(spec: Any, timeout: float = 10.0) -> tuple[tuple[int, ...], str]:
+def _probe_players(spec: Any, timeout: float = 60.0) -> tuple[tuple[int, ...], str]:
     """Player counts in 1..MAX_PROBED_PLAYERS whose reset works, and the first error otherwise."""
     import random
 
@@ -154,6 +154,7 @@ def _probe_players(spec: Any, timeout: float = 10.0) -> tuple[tuple[int, ...], s
     finally:
         signal.signal(signal.SIGALRM, previous)
         random.setstate(state)
+    error = re.sub(r"[^\s'\"]*site-packages/", "", error)  # no paths of this machine in the table
     return tuple(ok), ("" if ok else error or "no player count from 1 to 15 was accepted")
 
 

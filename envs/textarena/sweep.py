@@ -47,7 +47,7 @@ ADVERSARIAL = {
 }
 """Odd replies every game must survive (a subset of tests/test_conformance.py's)."""
 
-_SITE_PACKAGES = re.compile(r"\S*site-packages/")
+_SITE_PACKAGES = re.compile(r"[^\s'\"]*site-packages/")
 DEFAULT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "textarena_status.md"
 CHECK_SECONDS = 60.0
 
