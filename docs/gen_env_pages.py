@@ -171,7 +171,12 @@ def usage_snippet(
 ) -> str:
     """Python code using the id through Gymnasium, PettingZoo and (finite games) numerically."""
     opponent = "strong" if "strong" in s.bots else s.default_opponent
-    reply = 'info["legal_actions"][0]' if finite else '"your reply"'
+    if finite:
+        reply = 'info["legal_actions"][0]'
+    elif s.kind == "parallel":  # numeric spaces (drone volleyball)
+        reply = "env.action_space.sample()"
+    else:
+        reply = '"your reply"'
     sample = 'sample(info["action_mask"])' if finite else "sample()"
     lines = [
         "import gymnasium",
@@ -203,6 +208,9 @@ def usage_snippet(
             "# Every seat: the multi-agent env (PettingZoo parallel).",
             f'game = pettingzoo.make("parallel", "{s.id}")',
             "observations, infos = game.reset(seed=0)",
+            "while game.agents:",
+            "    actions = {agent: game.action_space(agent).sample() for agent in game.agents}",
+            "    observations, rewards, terminations, truncations, infos = game.step(actions)",
         ]
     if numeric:
         lines += [
