@@ -3,7 +3,8 @@
 ``TextArenaEnv(game_id)`` plays any TextArena id as a PettingZoo AEC env; every TextArena id is
 registered as ``selfplay/TextArena<Name><Variant>-v<N>`` (see :mod:`.catalog`). TextArena itself
 is imported only when a bridged env is reset, and this package's modules only when one of its
-names is used (the registry reads the static table :mod:`._table` alone).
+names is used (the registry reads the static table :mod:`selfplay_gym._textarena_ids` alone, which lives in
+the core so that importing the registry imports no env family).
 """
 
 from __future__ import annotations

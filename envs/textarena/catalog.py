@@ -1,7 +1,7 @@
 """The static table of TextArena ids the bridge registers, and the script that writes it.
 
 ``import selfplay_gym`` must know every bridged id without importing textarena (a 1.5 s import
-that is an optional extra), so the ids live in a committed table, :mod:`._table`, written by::
+that is an optional extra), so the ids live in a committed table, :mod:`selfplay_gym._textarena_ids`, written by::
 
     python -m selfplay_gym.envs.textarena.catalog --write
 
@@ -26,6 +26,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import selfplay_gym
+
+# The table lives in the core (the registry imports it without importing this family).
+_TABLE_PATH = Path(selfplay_gym.__file__).with_name("_textarena_ids.py")
 
 __all__ = ["TextArenaGame", "GAMES", "BY_TEXTARENA_ID", "BY_NAME", "selfplay_id", "base_games"]
 
@@ -208,7 +213,7 @@ def build_table() -> list[TextArenaGame]:
 
 
 def write_table(games: list[TextArenaGame], path: Path) -> None:
-    """Write ``games`` as the Python module :mod:`._table`."""
+    """Write ``games`` as the Python module :mod:`selfplay_gym._textarena_ids`."""
     import textarena
 
     version = getattr(textarena, "__version__", "unknown")
@@ -242,7 +247,7 @@ def write_table(games: list[TextArenaGame], path: Path) -> None:
 
 
 def _load() -> tuple[TextArenaGame, ...]:
-    from selfplay_gym.envs.textarena._table import ROWS
+    from selfplay_gym._textarena_ids import ROWS
 
     return tuple(TextArenaGame(*row) for row in ROWS)
 
@@ -257,12 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     """``--write``: regenerate the table; otherwise list the ids."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--write", action="store_true", help="probe textarena and rewrite _table.py"
+        "--write", action="store_true", help="probe textarena and rewrite selfplay_gym/_textarena_ids.py"
     )
     args = parser.parse_args(argv)
     if args.write:
         games = build_table()
-        write_table(games, Path(__file__).with_name("_table.py"))
+        write_table(games, _TABLE_PATH)
         print(f"wrote {len(games)} ids")
         return 0
     for g in GAMES:

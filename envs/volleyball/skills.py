@@ -28,7 +28,7 @@ Example:
     >>> from selfplay_gym.envs.volleyball.skills import ballistic_velocity, GRAVITY
     >>> v = ballistic_velocity(np.array([1.5, 0, 2.2]), np.array([-1.5, 0, 2.2]), apex=4.0)
     >>> bool(abs(v[2] - np.sqrt(2 * GRAVITY * 1.8)) < 1e-9), round(float(v[0]), 3)
-    (True, -2.483)
+    (True, -2.476)
 """
 
 from __future__ import annotations

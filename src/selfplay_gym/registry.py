@@ -482,7 +482,7 @@ _TEXTARENA_NAMED = {
 
 def _textarena_specs() -> tuple[SelfPlaySpec, ...]:
     """One spec per TextArena id, from the committed table (textarena itself is not imported)."""
-    from selfplay_gym.envs.textarena._table import ROWS
+    from selfplay_gym._textarena_ids import ROWS
 
     specs = []
     for textarena_id, name, version, _entry, players, *_ in ROWS:
