@@ -88,7 +88,7 @@ RECIPES = {
     # Without the entropy bonus PPO settled on dodging the ball (a touch with poor control
     # often costs a -10 hull touch or double hit); with it, the same budget learned to hit.
     "hit_the_ball": TaskRecipe(
-        "hit rate", 2_000_000, None, ent_coef=0.01, log_std_init=-0.5, seed=1
+        "hit rate", 4_000_000, None, ent_coef=0.01, log_std_init=-0.5, seed=1
     ),
     "1v1": TaskRecipe("win rate against hover", 2_000_000, ("blue_0",), self_play=True),
 }
@@ -105,7 +105,8 @@ class Args:
     """Seeds PPO, the courts, the league and the evaluations; ``None``: the task's default
     (hit_the_ball 1, the others 0)."""
     total_timesteps: int | None = None
-    """Learner steps of training; ``None``: the task's default (3M, 2M, 2M)."""
+    """Learner steps of training; ``None``: the task's default (back_and_forth 3M, hit_the_ball
+    4M, 1v1 2M)."""
     num_courts: int = 32
     """Courts stepped together (one learner row each)."""
     n_steps: int = 256
