@@ -343,7 +343,7 @@ def _model_policy(model: PPO, norm: VecNormalize) -> Callable[[np.ndarray, Any],
 
 # ---- training ----------------------------------------------------------------------------------------
 class Curve(BaseCallback):
-    """Evaluates the deterministic policy every ``every`` updates; snapshots into the league.
+    """Evaluates the deterministic policy every ``eval_every`` updates; snapshots into the league.
 
     Args:
         args: The recipe's arguments.
@@ -604,8 +604,19 @@ def train(args: Args) -> dict[str, Any]:
         "snapshots": [t for t, _ in curve.snapshots],
     }
     with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+        json.dump(_json_safe(summary), f, indent=2)
     return summary
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN floats (e.g. no finished training episode yet) as ``None``: strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
