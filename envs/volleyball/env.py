@@ -158,8 +158,7 @@ class VolleyballEnv(ParallelEnv):
         self.observation_spaces = {a: obs for a in self.possible_agents}
         self.action_spaces = {a: act for a in self.possible_agents}
         self.np_random, _ = seeding.np_random()
-        self._renderer = None
-        self._viewer = None
+        self._view = CourtView(width, height, camera)
         self.infos: dict[str, dict[str, Any]] = {}
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
@@ -255,22 +254,50 @@ class VolleyballEnv(ParallelEnv):
     # ---- rendering ----------------------------------------------------------------------------
     def render(self) -> np.ndarray | None:
         """An RGB frame (``rgb_array``) or an update of the interactive viewer (``human``)."""
-        if self.render_mode is None:
+        return self._view.render(self.task, self.render_mode)
+
+    def close(self) -> None:
+        """Free the renderer and close the viewer."""
+        self._view.close()
+
+    def __reduce__(self):
+        # MuJoCo's batch does not pickle: an unpickled env is a fresh one with the same settings.
+        return (_rebuild, (type(self), self._args))
+
+    def __str__(self) -> str:
+        return f"VolleyballEnv<{self.task.name}>"
+
+
+def _rebuild(cls, args):
+    return cls(**args)
+
+
+class CourtView:
+    """Renders court 0 of a task: offscreen frames, or MuJoCo's viewer where a display exists."""
+
+    def __init__(self, width: int, height: int, camera: str):
+        self.width, self.height, self.camera = width, height, camera
+        self._renderer = None
+        self._viewer = None
+
+    def render(self, task: Task, mode: str | None) -> np.ndarray | None:
+        """A frame in ``rgb_array`` mode; in ``human`` mode the viewer is synced (returns None)."""
+        if mode is None:
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode=...")
             return None
-        data = self.task.sim.get_data(0)
-        if self.render_mode == "human":
+        data = task.sim.get_data(0)
+        if mode == "human":
             if self._viewer is None:
                 import mujoco.viewer
 
-                self._viewer = mujoco.viewer.launch_passive(self.task.sim.model, data)
+                self._viewer = mujoco.viewer.launch_passive(task.sim.model, data)
             self._viewer.sync()
             return None
         if self._renderer is None:
             import mujoco
 
             try:
-                self._renderer = mujoco.Renderer(self.task.sim.model, self.height, self.width)
+                self._renderer = mujoco.Renderer(task.sim.model, self.height, self.width)
             except Exception as exc:
                 raise RuntimeError(
                     f"offscreen rendering failed ({exc}); without a display, set MUJOCO_GL=egl "
@@ -288,17 +315,6 @@ class VolleyballEnv(ParallelEnv):
         if self._viewer is not None:
             self._viewer.close()
             self._viewer = None
-
-    def __reduce__(self):
-        # MuJoCo's batch does not pickle: an unpickled env is a fresh one with the same settings.
-        return (_rebuild, (type(self), self._args))
-
-    def __str__(self) -> str:
-        return f"VolleyballEnv<{self.task.name}>"
-
-
-def _rebuild(cls, args):
-    return cls(**args)
 
 
 def episode_frames(

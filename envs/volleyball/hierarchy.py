@@ -20,6 +20,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from selfplay_gym.core.bots import Bot
+from selfplay_gym.envs.volleyball.env import CourtView, _rebuild
 from selfplay_gym.envs.volleyball.skills import (
     Goto,
     Hover,
@@ -204,7 +205,7 @@ class HighLevelVolleyballEnv(ParallelEnv):
         self.np_random, _ = seeding.np_random()
         self.decisions = 0
         self._choices = np.zeros((2, 3), dtype=int)
-        self._renderer = None
+        self._view = CourtView(width, height, camera)
         self._flyer = Goto()  # flies every scripted skill's targets in one controller call
         self._trigger = ("reset", -1)
         # Each team's drones in role order, and the back-court goto points in team 0's frame.
@@ -424,22 +425,11 @@ class HighLevelVolleyballEnv(ParallelEnv):
     # ---- rendering, pickling ------------------------------------------------------------------
     def render(self) -> np.ndarray | None:
         """An RGB frame of the court (``render_mode="rgb_array"``)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode=...")
-            return None
-        import mujoco
-
-        data = self.task.sim.get_data(0)
-        if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.task.sim.model, self.height, self.width)
-        self._renderer.update_scene(data, camera=self.camera)
-        return self._renderer.render()
+        return self._view.render(self.task, self.render_mode)
 
     def close(self) -> None:
         """Release the renderer."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._view.close()
 
     def __reduce__(self):
         # MuJoCo's batch does not pickle: an unpickled env is a fresh one with the same settings.
@@ -447,10 +437,6 @@ class HighLevelVolleyballEnv(ParallelEnv):
 
     def __str__(self) -> str:
         return "HighLevelVolleyballEnv<3v3>"
-
-
-def _rebuild(cls, args):
-    return cls(**args)
 
 
 class HighLevelScriptedBot(Bot):
