@@ -60,13 +60,14 @@ lint: $(STAMP)  ## ruff lint
 format: $(STAMP)  ## ruff format
 	$(VENV)/bin/ruff format src envs wrappers baselines tests benchmarks docs
 
-bench: $(STAMP) $(WORDNET) $(BWRAP)  ## Speed against TextArena and PettingZoo (wall clock, instructions), batched LM rollouts, search backends
+bench: $(STAMP) $(WORDNET) $(BWRAP)  ## Speed against TextArena, PettingZoo, OpenSpiel and raw MuJoCo; batched LM rollouts; search backends
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/text_games.py
 	command -v valgrind >/dev/null && $(PY) benchmarks/instructions.py || echo "valgrind not found: instruction counts skipped"
 	$(PY) benchmarks/rollout.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/openspiel_bridge.py
+	$(PY) benchmarks/volleyball.py
 
 docs: $(STAMP)  ## Regenerate the env pages in docs/envs from the env docstrings
 	$(PY) docs/gen_env_pages.py
