@@ -68,12 +68,15 @@ def test_a_tiny_drill_run_compares_ppo_with_hovering_and_random_commands(tmp_pat
     proc, summary = run_recipe("back_and_forth", tmp_path)
     assert summary["measure_key"] == "targets_reached"
     table = summary["evaluation"]
-    assert set(table) == {"ppo", "hover", "random"}
+    # The drill flies velocity actions by default, so holding still (zero velocity) is a row too.
+    assert summary["args"]["action_mode"] == "vel" and summary["args"]["gamma"] == 0.995
+    assert set(table) == {"ppo", "hold", "hover", "random"}
     for row in table.values():
         assert row["episodes"] == 4 and row["targets_reached"] >= 0
-    # Hovering at the start never reaches the far waypoint and never misbehaves: full episodes.
-    assert table["hover"]["targets_reached"] == 0
-    assert table["hover"]["mean_length"] == 800
+    # Hovering or holding at the start never reaches the far waypoint, never misbehaves.
+    for still in ("hover", "hold"):
+        assert table[still]["targets_reached"] == 0
+        assert table[still]["mean_length"] == 800
     # Random rotor commands tumble the drone into the floor long before that.
     assert table["random"]["mean_length"] < 200
     assert table["random"]["mean_return"] < 0 < table["hover"]["mean_return"]
