@@ -291,13 +291,11 @@ class _MarsHanabi(OpenSpielEnv):
         return key.replace("play card ", "play ").replace("discard card ", "discard ")
 
 
-class MarsMiniHanabiEnv(_MarsHanabi, game="hanabi", params=MINI_HANABI):
-    """MiniHanabi: MARS's cooperative training game."""
-
-    __doc__ = _page(
-        __doc__,
-        "Cooperative Hanabi for two players (OpenSpiel ``hanabi``, "
-        "2 colours x 2 ranks, hands of 3, 3 information and 3 life tokens). "
+def _hanabi_page(doc: str, sizes: str) -> str:
+    """The docs page of a MARS Hanabi id; only the game's sizes differ between the three."""
+    return _page(
+        doc,
+        f"Cooperative Hanabi for two players (OpenSpiel ``hanabi``, {sizes}). "
         "Both seats share one score: the number of cards played in order onto the colour "
         "stacks (0 if the last life token is lost). MARS trains by self-play; the only bot is "
         "``random`` (a partner, not an opponent).",
@@ -311,50 +309,29 @@ class MarsMiniHanabiEnv(_MarsHanabi, game="hanabi", params=MINI_HANABI):
         draw=True,
         stake="the score earned so far",
         start="Both hands are dealt by the env's generator; ``player_0`` moves first.",
+    )
+
+
+class MarsMiniHanabiEnv(_MarsHanabi, game="hanabi", params=MINI_HANABI):
+    """MiniHanabi: MARS's cooperative training game."""
+
+    __doc__ = _hanabi_page(
+        __doc__, "2 colours x 2 ranks, hands of 3, 3 information and 3 life tokens"
     )
 
 
 class MarsSimpleHanabiEnv(_MarsHanabi, game="hanabi", params=SIMPLE_HANABI):
     """SimpleHanabi: a held-out cooperative game of MARS."""
 
-    __doc__ = _page(
-        __doc__,
-        "Cooperative Hanabi for two players (OpenSpiel ``hanabi``, "
-        "3 colours x 2 ranks, hands of 5, 8 information and 3 life tokens). "
-        "Both seats share one score: the number of cards played in order onto the colour "
-        "stacks (0 if the last life token is lost). MARS trains by self-play; the only bot is "
-        "``random`` (a partner, not an opponent).",
-        moves="``[Play i]``, ``[Discard i]`` (card ``i`` of the own hand, 0 first), "
-        "``[Reveal player +1 color C]`` and ``[Reveal player +1 rank R]``; MARS's ``<Play "
-        "card 0>`` and ``<Discard card 0>`` are accepted.",
-        view="The view is OpenSpiel's Hanabi string: tokens, fireworks, both hands (the own "
-        "cards hidden as ``XX``, with what hints have revealed), deck size and discards.",
-        outcome='The team score, the same for both seats, at the end (component ``"score"``; '
-        '``"outcome"`` is 0).',
-        draw=True,
-        stake="the score earned so far",
-        start="Both hands are dealt by the env's generator; ``player_0`` moves first.",
+    __doc__ = _hanabi_page(
+        __doc__, "3 colours x 2 ranks, hands of 5, 8 information and 3 life tokens"
     )
 
 
 class MarsFullHanabiEnv(_MarsHanabi, game="hanabi", params=FULL_HANABI):
     """FullHanabi: a held-out cooperative game of MARS."""
 
-    __doc__ = _page(
+    __doc__ = _hanabi_page(
         __doc__,
-        "Cooperative Hanabi for two players (OpenSpiel ``hanabi``, "
-        "3 colours x 3 ranks, hands of 5, 3 information and 3 life tokens (MARS's config defaults)). "
-        "Both seats share one score: the number of cards played in order onto the colour "
-        "stacks (0 if the last life token is lost). MARS trains by self-play; the only bot is "
-        "``random`` (a partner, not an opponent).",
-        moves="``[Play i]``, ``[Discard i]`` (card ``i`` of the own hand, 0 first), "
-        "``[Reveal player +1 color C]`` and ``[Reveal player +1 rank R]``; MARS's ``<Play "
-        "card 0>`` and ``<Discard card 0>`` are accepted.",
-        view="The view is OpenSpiel's Hanabi string: tokens, fireworks, both hands (the own "
-        "cards hidden as ``XX``, with what hints have revealed), deck size and discards.",
-        outcome='The team score, the same for both seats, at the end (component ``"score"``; '
-        '``"outcome"`` is 0).',
-        draw=True,
-        stake="the score earned so far",
-        start="Both hands are dealt by the env's generator; ``player_0`` moves first.",
+        "3 colours x 3 ranks, hands of 5, 3 information and 3 life tokens (MARS's config defaults)",
     )
