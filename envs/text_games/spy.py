@@ -18,6 +18,7 @@ from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.invalid import InvalidMovePolicy
 from selfplay_gym.core.parsers import last_boxed, last_tag
 from selfplay_gym.core.pipeline import PipelineEnv
+from selfplay_gym.envs.text_games._invalid_replies import InvalidReplies
 
 __all__ = [
     "WhoIsTheSpyEnv",
@@ -152,7 +153,7 @@ class SpyRewards:
         ]
 
 
-class WhoIsTheSpyEnv(PipelineEnv):
+class WhoIsTheSpyEnv(InvalidReplies, PipelineEnv):
     r"""Who-is-the-Spy with words: describe your word, find the one player whose word differs.
 
     ## Description
@@ -498,42 +499,14 @@ class WhoIsTheSpyEnv(PipelineEnv):
         seat.parse = {"ok": False, "extracted": extracted, "error": error}
         seat.invalid = True
 
-    def _unreadable(self, agent: str, error: str, text: str) -> bool:
-        self._fresh.discard(agent)
-        self._invalid(agent, error + ".", text)
-        return True
+    def _before_forfeit_end(self) -> None:
+        self._tell(f"Game over: the spy was player_{self._spy}. {self._secret_summary()}")
 
     def _invalid(self, agent: str, error: str, text: str, extracted: str | None = None) -> None:
         """Apply the invalid-move policy to ``agent``'s unusable reply."""
         self._mark_invalid(agent, error, extracted)
-        policy = self.invalid_move
-        mode = policy.mode
-        if mode == "retry":
-            if self._attempts_left > 0:
-                self._attempts_left -= 1
-                self._reward(agent, "invalid_move", policy.retry_penalty)
-                self._note(f"{agent} made an invalid move ({error.rstrip('.')}); it may try again.")
-                self._say(agent, "assistant", text[-2000:])
-                self._say(
-                    agent,
-                    "user",
-                    f"Your last reply could not be used: {error} "
-                    f"Answer again ({self._attempts_left} more attempt(s) this turn).",
-                )
-                self._fresh.add(agent)
-                self._schedule(agent, first=True)
-                return
-            mode = policy.exhausted
-        self._attempts_left = policy.retry_budget
-        if mode == "forfeit":
-            self._tell(f"{agent} made an invalid move and forfeits the game ({error.rstrip('.')}).")
-            for a in self.possible_agents:
-                value = policy.offender_reward if a == agent else policy.opponent_reward
-                self._reward(a, "forfeit", value)
-            self._tell(f"Game over: the spy was player_{self._spy}. {self._secret_summary()}")
-            self._end()
+        if self._retry_or_forfeit(agent, error, text):
             return
-        self._reward(agent, "invalid_move", policy.penalty)
         if self.phase == "clue":
             self._note(f"{agent} made an invalid move ({error.rstrip('.')}); its clue is skipped.")
             self._record_clue(agent, None)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.invalid import InvalidMovePolicy
 from selfplay_gym.core.pipeline import PipelineEnv
+from selfplay_gym.envs.text_games._invalid_replies import InvalidReplies
 from selfplay_gym.envs.text_games.spy import read_answer
 
 __all__ = [
@@ -41,7 +42,7 @@ def faction(role: str) -> str:
     return WOLVES if role == WEREWOLF else VILLAGE
 
 
-class WerewolfEnv(PipelineEnv):
+class WerewolfEnv(InvalidReplies, PipelineEnv):
     r"""Werewolf: a village with hidden werewolves, a seer and a doctor; night, discussion, vote.
 
     ## Description
@@ -436,44 +437,14 @@ class WerewolfEnv(PipelineEnv):
             self._build_prompt(agent)
 
     # ---- invalid replies -----------------------------------------------------------------------
-    def _unreadable(self, agent: str, error: str, text: str) -> bool:
-        self._fresh.discard(agent)
-        self._invalid(agent, error + ".", text)
-        return True
-
     def _invalid(self, agent: str, error: str, text: str, extracted: str | None = None) -> None:
         """Apply the invalid-move policy to ``agent``'s unusable reply."""
         seat = self._seats[agent]
         seat.parse = {"ok": False, "extracted": extracted, "error": error}
         seat.invalid = True
-        policy = self.invalid_move
-        mode = policy.mode
-        reason = error.rstrip(".")
-        if mode == "retry":
-            if self._attempts_left > 0:
-                self._attempts_left -= 1
-                self._reward(agent, "invalid_move", policy.retry_penalty)
-                self._note(f"{agent} made an invalid move ({reason}); it may try again.")
-                self._say(agent, "assistant", text[-2000:])
-                self._say(
-                    agent,
-                    "user",
-                    f"Your last reply could not be used: {error} "
-                    f"Answer again ({self._attempts_left} more attempt(s) this turn).",
-                )
-                self._fresh.add(agent)
-                self._schedule(agent, first=True)
-                return
-            mode = policy.exhausted
-        self._attempts_left = policy.retry_budget
-        if mode == "forfeit":
-            self._tell(f"{agent} made an invalid move and forfeits the game ({reason}).")
-            for a in self.possible_agents:
-                value = policy.offender_reward if a == agent else policy.opponent_reward
-                self._reward(a, "forfeit", value)
-            self._end()
+        if self._retry_or_forfeit(agent, error, text):
             return
-        self._reward(agent, "invalid_move", policy.penalty)
+        reason = error.rstrip(".")
         self._note(f"{agent} made an invalid move ({reason}); it is skipped.")
         if self.phase == "day":
             self._speak(agent, None)
