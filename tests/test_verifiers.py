@@ -161,7 +161,8 @@ def test_math_answer_without_math_verify_says_how_to_install(monkeypatch):
 # ---- PythonOutput -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def python_output():
-    return PythonOutput(timeout=5.0)
+    # The unisolated backend: these tests look at host pids; the sandboxed one has its own file.
+    return PythonOutput(timeout=5.0, backend="rlimits")
 
 
 def test_python_output_correct_and_wrong_predictions(python_output):

@@ -6,8 +6,9 @@ score in ``[0, 1]`` (1 = correct / best), whether the verifier could decide at a
 
 * :class:`ExactMatch`: SQuAD-normalized string equality.
 * :class:`MathAnswer`: equivalence of math answers with ``math_verify`` (extra ``reasoning``).
-* :class:`PythonOutput`: runs a snippet in a resource-limited child process and compares the
-  printed value with a predicted one (CRUXEval-style output prediction).
+* :class:`PythonOutput`: runs a snippet in the code family's sandbox (or, without one, a
+  resource-limited child process) and compares the printed value with a predicted one
+  (CRUXEval-style output prediction).
 * :func:`parse_score`, :class:`RubricJudge`: an LLM judge that grades with a rubric (MAE).
 * :class:`PairwiseJudge`, :func:`win_rates`: preference between two responses (SPPO).
 * :class:`SafetyJudge`, :class:`KeywordSafetyJudge`: harmfulness and refusal labels
@@ -38,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -51,6 +53,7 @@ __all__ = [
     "MathAnswer",
     "RunResult",
     "PythonOutput",
+    "PYTHON_BACKENDS",
     "parse_score",
     "QUESTION_RUBRIC",
     "ANSWER_RUBRIC",
@@ -348,9 +351,11 @@ class RunResult(NamedTuple):
         ok: The process exited with status 0 before the timeout.
         stdout: Its standard output (decoded, at most ``max_output`` bytes kept).
         stderr: Its standard error (same cap).
-        returncode: The exit status (negative: killed by that signal; ``None`` if unknown).
+        returncode: The exit status: under ``"rlimits"`` negative when killed by that signal;
+            under a sandbox backend ``128 + N`` for signal ``N`` and ``None`` after a timeout.
         timed_out: Whether the wall-clock timeout killed it.
-        backend: Which runner ran it (``"rlimits"`` for :meth:`PythonOutput.run`).
+        backend: What ran it: ``"bwrap"``, ``"unshare"`` or ``"rlimits"`` for
+            :meth:`PythonOutput.run`, whatever a custom runner reports otherwise.
     """
 
     ok: bool
@@ -365,6 +370,8 @@ Runner = Callable[..., RunResult]
 """A ``runner(code, *, timeout) -> RunResult`` that can replace :meth:`PythonOutput.run`."""
 
 _RESULT_MARKER = "<<<selfplay-gym result>>>"
+_FILE_BYTES = 10 * 1024 * 1024  # largest file a snippet may write
+_OPEN_FILES = 64
 
 
 def _read_capped(stream: Any, sink: bytearray, cap: int) -> None:
@@ -378,31 +385,78 @@ def _read_capped(stream: Any, sink: bytearray, cap: int) -> None:
             sink.extend(chunk[:room])
 
 
-class PythonOutput:
-    r"""Runs Python snippets in a child process with resource limits, and checks predicted outputs.
+PYTHON_BACKENDS = ("auto", "sandbox", "bwrap", "unshare", "rlimits")
+"""The values of :class:`PythonOutput`'s ``backend``."""
 
-    **This is not an isolation sandbox.** The child runs as the same user with the same network
-    and filesystem access as the host; it only gets a fresh temporary working directory, an
-    environment holding ``PATH`` alone, ``python -I -S`` (no site-packages, no user paths), its
-    own session (so the whole process group is killed at the timeout) and rlimits: CPU seconds,
-    1 GiB of address space, 10 MB per written file, 64 open files, and a small process count.
-    ``RLIMIT_NPROC`` counts every process of the user and does not bind root at all, so under
-    root a fork bomb is only stopped by the wall-clock kill of the process group (and a child
-    that calls ``setsid`` escapes that too). Use it for model-written puzzles on a machine you
-    can afford to lose, and plug in the code family's bubblewrap sandbox
-    (``selfplay_gym.sandbox``) as ``runner`` when it exists.
+_warned_unisolated = False
+_warn_lock = threading.Lock()
+
+
+def _warn_unisolated(problem: str) -> None:
+    """Warn once per process that ``backend="auto"`` found no sandbox and runs unisolated."""
+    global _warned_unisolated
+    from selfplay_gym.sandbox import UnsafeSandboxWarning
+
+    with _warn_lock:
+        if _warned_unisolated:
+            return
+        _warned_unisolated = True
+    warnings.warn(
+        "PythonOutput(backend='auto') found no usable sandbox backend "
+        f"({problem}), so snippets run in a plain child process with rlimits only: they can "
+        "read and write the host's files and use its network. Install bubblewrap "
+        "(apt-get install -y bubblewrap) for isolation, pass backend='sandbox' to make this an "
+        "error, or backend='rlimits' to accept it without this warning.",
+        UnsafeSandboxWarning,
+        stacklevel=3,
+    )
+
+
+class PythonOutput:
+    r"""Runs Python snippets with limits, isolated when it can be, and checks predicted outputs.
+
+    Every backend runs the program as ``python -I -S main.py`` (no site-packages, no user paths)
+    in a fresh scratch directory, with a wall-clock timeout that kills the whole process tree,
+    CPU seconds, 1 GiB of address space, 10 MB per written file, 64 open files and a process
+    cap; they differ in isolation:
+
+    * ``"bwrap"`` / ``"unshare"``: the code family's sandbox (:class:`selfplay_gym.sandbox.Sandbox`,
+      one :meth:`~selfplay_gym.sandbox.Sandbox.run` per snippet). No network (only the
+      sandbox's own loopback), a read-only host, the scratch directory writable at ``/work``, a
+      private ``/tmp``, its own pid namespace, and a process cap that binds root too. About
+      25 ms per snippet with bwrap (about 95 ms with unshare) against 11 ms for ``"rlimits"``.
+    * ``"sandbox"``: the first of those that works here; :class:`~selfplay_gym.sandbox.SandboxUnavailable`
+      (raised by the constructor) if none does.
+    * ``"auto"`` (the default): as ``"sandbox"`` when a sandbox backend works; otherwise it falls
+      back to ``"rlimits"`` with a one-time :class:`~selfplay_gym.sandbox.UnsafeSandboxWarning`
+      (turn that warning into an error, or pass ``"sandbox"``, to refuse unisolated runs).
+    * ``"rlimits"``: **not an isolation sandbox**, the behaviour of versions before the sandbox
+      existed. The child runs as the same user with the host's network and filesystem; it only
+      gets the scratch directory as cwd, an environment holding ``PATH`` alone, its own session
+      (the process group is killed at the timeout) and rlimits. ``RLIMIT_NPROC`` counts every
+      process of the user and does not bind root, so under root a fork bomb is only stopped by
+      the wall-clock kill of the group (and a child that calls ``setsid`` escapes that too).
+
+    The backend that ran a snippet is in :attr:`RunResult.backend` and in the verdict's
+    ``details["backend"]``; :meth:`check` compares outputs the same way whichever ran. A
+    ``runner`` replaces all of this (then ``backend`` is ignored and nothing is probed).
 
     Args:
         timeout: Default wall-clock limit in seconds.
-        memory_bytes: ``RLIMIT_AS`` of the child.
+        memory_bytes: Address-space limit (``RLIMIT_AS``) of the program.
         max_output: Bytes of stdout and of stderr kept.
-        max_processes: ``RLIMIT_NPROC`` of the child (see above).
-        runner: A replacement for :meth:`run` with the same signature (another sandbox).
+        max_processes: Process cap (a pids cgroup or ``RLIMIT_NPROC`` in the sandbox;
+            ``RLIMIT_NPROC`` under ``"rlimits"``, see above).
+        runner: A replacement for :meth:`run`: ``runner(code, *, timeout) -> RunResult``.
         fallback: The score of :meth:`check` when the program cannot be run (``ok=False``).
         max_prediction_chars: Cap on the predicted output read by :meth:`check`.
-    """
+        backend: One of :data:`PYTHON_BACKENDS` (see above).
 
-    backend = "rlimits"
+    Raises:
+        ValueError: If ``backend`` is not one of :data:`PYTHON_BACKENDS`.
+        selfplay_gym.sandbox.SandboxUnavailable: If ``backend`` names a sandbox that cannot run
+            here.
+    """
 
     def __init__(
         self,
@@ -414,7 +468,10 @@ class PythonOutput:
         runner: Runner | None = None,
         fallback: float = 0.0,
         max_prediction_chars: int = 4096,
+        backend: str = "auto",
     ) -> None:
+        if backend not in PYTHON_BACKENDS:
+            raise ValueError(f"backend: expected one of {list(PYTHON_BACKENDS)}, got {backend!r}")
         self.timeout = timeout
         self.memory_bytes = memory_bytes
         self.max_output = max_output
@@ -422,6 +479,47 @@ class PythonOutput:
         self.runner = runner
         self.fallback = fallback
         self.max_prediction_chars = max_prediction_chars
+        self.backend = backend
+        """The backend asked for (see :attr:`active_backend` for the one that runs)."""
+        self._sandbox: Any = None
+        self.active_backend = self._resolve()
+        """``"bwrap"``, ``"unshare"``, ``"rlimits"`` or ``"runner"`` (a custom ``runner``)."""
+
+    def _resolve(self) -> str:
+        """Pick the backend that runs snippets (and build its sandbox)."""
+        if self.runner is not None:
+            return "runner"
+        if self.backend == "rlimits":
+            return "rlimits"
+        from selfplay_gym.sandbox import Limits, Sandbox, SandboxUnavailable
+
+        limits = Limits(
+            timeout_s=self.timeout if self.timeout > 0 else 1.0,
+            memory_bytes=self.memory_bytes,
+            file_bytes=_FILE_BYTES,
+            processes=self.max_processes,
+            output_bytes=self.max_output,
+            open_files=_OPEN_FILES,
+        )
+        name = "auto" if self.backend in ("auto", "sandbox") else self.backend
+        try:
+            self._sandbox = Sandbox(name, limits)
+        except SandboxUnavailable as exc:
+            if self.backend != "auto":
+                raise
+            _warn_unisolated(str(exc))
+            return "rlimits"
+        return self._sandbox.backend
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_sandbox"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # The receiving host may differ (a Ray worker without bubblewrap): probe it again.
+        self.active_backend = self._resolve()
 
     def _limits(self, timeout: float) -> Callable[[], None]:
         import resource
@@ -430,8 +528,8 @@ class PythonOutput:
         limits = [
             (resource.RLIMIT_CPU, cpu),
             (resource.RLIMIT_AS, self.memory_bytes),
-            (resource.RLIMIT_FSIZE, 10 * 1024 * 1024),
-            (resource.RLIMIT_NOFILE, 64),
+            (resource.RLIMIT_FSIZE, _FILE_BYTES),
+            (resource.RLIMIT_NOFILE, _OPEN_FILES),
             (resource.RLIMIT_NPROC, self.max_processes),
             (resource.RLIMIT_CORE, 0),
         ]
@@ -446,11 +544,11 @@ class PythonOutput:
         return apply
 
     def run(self, code: str, *, timeout: float | None = None) -> RunResult:
-        """Run ``code`` with ``python -I -S`` in a fresh temporary directory.
+        """Run ``code`` with ``python -I -S`` in a fresh scratch directory.
 
         Args:
             code: The program text.
-            timeout: Wall-clock seconds before the process group is killed (default: the
+            timeout: Wall-clock seconds before the process tree is killed (default: the
                 instance's ``timeout``).
 
         Returns:
@@ -465,54 +563,74 @@ class PythonOutput:
             script = os.path.join(workdir, "main.py")
             with open(script, "w", encoding="utf-8") as handle:
                 handle.write(code)
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "main.py"],
-                cwd=workdir,
-                env={"PATH": "/usr/bin:/bin"},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                # preexec_fn is the only way to set rlimits on the child before exec; it only
-                # calls setrlimit, which is safe between fork and exec.
-                preexec_fn=self._limits(timeout),
-            )
-            out, err = bytearray(), bytearray()
-            readers = [
-                threading.Thread(
-                    target=_read_capped, args=(proc.stdout, out, self.max_output), daemon=True
-                ),
-                threading.Thread(
-                    target=_read_capped, args=(proc.stderr, err, self.max_output), daemon=True
-                ),
-            ]
-            for reader in readers:
-                reader.start()
-            timed_out = False
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            # Kill the whole group even after a normal exit: a forked grandchild would keep
-            # running (and keep the pipes open).
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            returncode = proc.wait()
-            deadline = time.monotonic() + 2.0
-            for reader in readers:
-                reader.join(timeout=max(0.0, deadline - time.monotonic()))
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            if self._sandbox is not None:
+                return self._run_sandboxed(workdir, timeout)
+            return self._run_rlimited(workdir, timeout)
+
+    def _run_sandboxed(self, workdir: str, timeout: float) -> RunResult:
+        if not timeout > 0:  # the sandbox refuses a zero budget; a timeout is what it means
+            return RunResult(False, "", "", None, True, self.active_backend)
+        result = self._sandbox.run(
+            ["python", "-I", "-S", "main.py"], workdir=workdir, timeout_s=timeout
+        )
+        return RunResult(
+            ok=result.ok,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            returncode=result.returncode,
+            timed_out=result.timed_out,
+            backend=result.backend,
+        )
+
+    def _run_rlimited(self, workdir: str, timeout: float) -> RunResult:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "main.py"],
+            cwd=workdir,
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            # preexec_fn is the only way to set rlimits on the child before exec; it only
+            # calls setrlimit, which is safe between fork and exec.
+            preexec_fn=self._limits(timeout),
+        )
+        out, err = bytearray(), bytearray()
+        readers = [
+            threading.Thread(
+                target=_read_capped, args=(proc.stdout, out, self.max_output), daemon=True
+            ),
+            threading.Thread(
+                target=_read_capped, args=(proc.stderr, err, self.max_output), daemon=True
+            ),
+        ]
+        for reader in readers:
+            reader.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        # Kill the whole group even after a normal exit: a forked grandchild would keep
+        # running (and keep the pipes open).
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        returncode = proc.wait()
+        deadline = time.monotonic() + 2.0
+        for reader in readers:
+            reader.join(timeout=max(0.0, deadline - time.monotonic()))
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
         return RunResult(
             ok=returncode == 0 and not timed_out,
             stdout=bytes(out).decode("utf-8", "replace"),
             stderr=bytes(err).decode("utf-8", "replace"),
             returncode=returncode,
             timed_out=timed_out,
-            backend=self.backend,
+            backend="rlimits",
         )
 
     def check(
@@ -536,9 +654,16 @@ class PythonOutput:
             result = self.run(code, timeout=timeout)
         except Exception as exc:  # the runner itself failed (fork limits, a broken sandbox)
             return Verdict(
-                self.fallback, ok=False, reason=f"could not run the program: {exc}"[:300]
+                self.fallback,
+                ok=False,
+                reason=f"could not run the program: {exc}"[:300],
+                details={"backend": self.active_backend},
             )
-        details: dict[str, Any] = {"returncode": result.returncode, "timed_out": result.timed_out}
+        details: dict[str, Any] = {
+            "returncode": result.returncode,
+            "timed_out": result.timed_out,
+            "backend": result.backend,
+        }
         if not result.ok or _RESULT_MARKER not in result.stdout:
             if result.timed_out:
                 why = "timed out"
