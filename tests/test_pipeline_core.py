@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -286,6 +288,62 @@ def test_a_failing_judge_gives_the_fallback_never_a_crash():
         last["proposer_0"]["task_valid"] is False
         and last["proposer_0"]["validity"]["quality"] is False
     )
+
+
+def test_a_judge_that_hangs_times_out_to_the_fallback_and_the_episode_goes_on():
+    release = threading.Event()
+    calls = []
+
+    def judge(task, response):
+        calls.append(response)
+        release.wait(3.0)  # hangs (until the test lets it go)
+        return 1.0
+
+    env = SumTask(
+        num_solvers=2, judge=judge, judge_answers=True, proposer_reward="mae", judge_timeout=0.2
+    )
+    start = time.perf_counter()
+    try:
+        totals, last = play(env, sums())
+        elapsed = time.perf_counter() - start
+    finally:
+        release.set()
+    assert elapsed < 1.5  # one timeout, not three: the stuck call is never joined
+    assert calls == [None]  # the judge is not entered again while its abandoned call runs
+    assert last["proposer_0"]["quality"] == 0.5
+    assert last["proposer_0"]["quality_error"] == "judge timed out after 0.2 s"
+    for solver in ("solver_0", "solver_1"):
+        assert last[solver]["score"] == 0.5 and last[solver]["verdict_ok"] is False
+        assert last[solver]["verdict"].startswith("judge skipped: an earlier call that timed out")
+    assert totals["proposer_0"] == pytest.approx((0.5 + 1) / 3)  # q = 0.5 < 0.7: no difficulty
+
+
+def test_a_judge_that_was_slow_once_is_asked_again_when_its_call_returns():
+    slow = [True]
+
+    def judge(task, response):
+        if slow[0]:
+            slow[0] = False
+            time.sleep(0.4)
+        return 0.9
+
+    env = SumTask(num_solvers=1, judge=judge, judge_answers=True, judge_timeout=0.2)
+    _, last = play(env, sums())
+    assert last["proposer_0"]["quality_error"] == "judge timed out after 0.2 s"
+    time.sleep(0.5)  # the abandoned call has returned by now
+    _, last = play(env, sums(), seed=1)
+    assert last["proposer_0"]["quality"] == 0.9 and "quality_error" not in last["proposer_0"]
+    assert last["solver_0"]["score"] == 0.9 and last["solver_0"]["verdict_ok"] is True
+    # Without a limit the judge runs in the caller's thread.
+    threads = []
+    env = SumTask(
+        num_solvers=1,
+        judge=lambda t, r: threads.append(threading.current_thread()) or 0.9,
+        judge_timeout=None,
+    )
+    play(env, sums())
+    assert threads == [threading.main_thread()]
+    assert pickle.loads(pickle.dumps(SumTask(judge_timeout=0.2))).judge_limit.seconds == 0.2
 
 
 def test_a_given_task_is_the_solvers_side_alone():

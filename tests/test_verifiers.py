@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 import time
 import uuid
@@ -14,6 +15,7 @@ from selfplay_gym.core.verifiers import (
     ANSWER_RUBRIC,
     QUESTION_RUBRIC,
     ExactMatch,
+    JudgeTimeout,
     KeywordSafetyJudge,
     MathAnswer,
     PairwiseJudge,
@@ -22,6 +24,7 @@ from selfplay_gym.core.verifiers import (
     RunResult,
     SafetyJudge,
     Verdict,
+    WallClockLimit,
     parse_score,
     win_rates,
 )
@@ -560,3 +563,53 @@ def test_win_rates_count_a_failing_or_out_of_range_judge_as_a_tie():
     rates, verdicts = win_rates(judge, "p", ["x", "boom"])
     assert rates == [0.5, 0.5] and len(verdicts) == 2
     assert all(not v.ok for v in verdicts) and "judge died" in verdicts[1].reason
+
+
+# ---- WallClockLimit -----------------------------------------------------------------------------
+def test_wall_clock_limit_returns_values_and_reraises_errors_in_the_caller():
+    limit = WallClockLimit(2.0)
+    assert limit(lambda a, b=0: a + b, 2, b=3) == 5
+    with pytest.raises(KeyError, match="missing"):
+        limit(lambda: {}["missing"])
+
+
+def test_wall_clock_limit_abandons_a_hung_call_and_refuses_until_it_returns():
+    release = threading.Event()
+    entered = []
+
+    def hang():
+        entered.append(1)
+        release.wait(3.0)
+        return "late"
+
+    limit = WallClockLimit(0.2)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(JudgeTimeout, match=r"^judge timed out after 0\.2 s$"):
+            limit(hang)
+        assert time.perf_counter() - start < 1.0
+        with pytest.raises(JudgeTimeout, match="still running"):
+            limit(hang)  # refused at once: the judge is not entered twice
+        assert entered == [1]
+        clone = pickle.loads(pickle.dumps(limit))  # the stuck thread does not travel
+        assert clone(lambda: "fresh") == "fresh"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            assert limit(lambda: "again") == "again"  # resumes once the abandoned call returned
+            break
+        except JudgeTimeout:
+            time.sleep(0.02)
+    else:
+        pytest.fail("the limit did not resume after the abandoned call returned")
+    assert isinstance(JudgeTimeout("x"), TimeoutError)
+
+
+def test_wall_clock_limit_none_calls_in_the_callers_thread_and_bad_values_are_refused():
+    assert WallClockLimit(None)(threading.current_thread) is threading.current_thread()
+    assert WallClockLimit(1.0)(threading.current_thread) is not threading.current_thread()
+    for bad in (0, -1.0, float("inf"), float("nan"), True, "60"):
+        with pytest.raises(ValueError, match="expected a timeout > 0 seconds or None"):
+            WallClockLimit(bad)

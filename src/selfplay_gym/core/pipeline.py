@@ -38,6 +38,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
 from selfplay_gym.core.rewards import ProposerRule, proposer_rule
+from selfplay_gym.core.verifiers import DEFAULT_JUDGE_TIMEOUT, JudgeTimeout, WallClockLimit
 from selfplay_gym.spaces import UnicodeText
 
 __all__ = ["Seat", "PipelineEnv", "ProposeSolveEnv", "TaskBuffer", "Scored", "as_scored"]
@@ -475,7 +476,15 @@ class ProposeSolveEnv(PipelineEnv):
             env that writes each judgement (prompts from :meth:`_judge_prompt`, read by
             :meth:`_read_judgement`).
         judge_answers: Whether answers are scored by the judge (MAE) rather than the verifier.
-        judge_fallback: The score of a judgement that failed (exception, unreadable reply).
+        judge_fallback: The score of a judgement that failed (exception, unreadable reply,
+            timeout).
+        judge_timeout: Wall-clock seconds a judge *callable* may take per call (``None``: no
+            limit). The call runs in a daemon worker thread; past the limit it is abandoned
+            and the judgement is ``judge_fallback`` with the reason "judge timed out after X
+            s", and the episode goes on. Python cannot kill the thread: while it still runs,
+            later judgements fall back at once ("judge skipped: ...") rather than call the
+            judge again (see :class:`~selfplay_gym.core.verifiers.WallClockLimit`); for a hard
+            limit run the judge in a process you can kill. A judge *agent* is not timed.
         min_quality: Tasks the judge scores below this are invalid (``None``: no gate).
         buffer_size: Accepted tasks kept for references.
         retries, max_action_chars, max_observation_chars, render_mode: see :class:`PipelineEnv`.
@@ -490,6 +499,7 @@ class ProposeSolveEnv(PipelineEnv):
         judge: Any = None,
         judge_answers: bool = False,
         judge_fallback: float = 0.5,
+        judge_timeout: float | None = DEFAULT_JUDGE_TIMEOUT,
         min_quality: float | None = None,
         buffer_size: int = 1024,
         **kwargs: Any,
@@ -510,6 +520,7 @@ class ProposeSolveEnv(PipelineEnv):
         self.invalid_reward = float(invalid_reward)
         self.judge_answers = bool(judge_answers)
         self.judge_fallback = float(judge_fallback)
+        self.judge_limit = WallClockLimit(judge_timeout)
         self.min_quality = min_quality
         self.buffer = TaskBuffer(buffer_size, self._seed_tasks())
         self._task: dict[str, Any] | None = None
@@ -718,9 +729,10 @@ class ProposeSolveEnv(PipelineEnv):
         response = None if agent_or_none is None else self._answers.get(agent_or_none)
         if not self.judge_is_agent:
             try:
-                scored = as_scored(
-                    self.judge(self._task["question"], response), self.judge_fallback
-                )
+                verdict = self.judge_limit(self.judge, self._task["question"], response)
+                scored = as_scored(verdict, self.judge_fallback)
+            except JudgeTimeout as exc:
+                scored = Scored(self.judge_fallback, False, str(exc))
             except Exception as exc:
                 scored = Scored(self.judge_fallback, False, f"judge error: {exc!r}"[:300])
             if not scored.ok:
@@ -756,6 +768,8 @@ class ProposeSolveEnv(PipelineEnv):
         if about is None:
             self._quality = scored
             self._seats["proposer_0"].extra["quality"] = scored.score
+            if not scored.ok:
+                self._seats["proposer_0"].extra["quality_error"] = scored.reason
             self._note(f"[judge] task quality {scored.score:.2f}")
             if self.min_quality is not None and scored.score < self.min_quality:
                 self._validity["quality"] = False

@@ -62,6 +62,9 @@ __all__ = [
     "DEFAULT_PAIRWISE_PROMPT",
     "PairwiseJudge",
     "win_rates",
+    "DEFAULT_JUDGE_TIMEOUT",
+    "JudgeTimeout",
+    "WallClockLimit",
     "SafetyJudge",
     "KeywordSafetyJudge",
     "DEFAULT_FLAGGED_PHRASES",
@@ -709,6 +712,99 @@ def _strip_code_fence(text: str) -> str:
         if rest and first.strip().isidentifier():
             text = rest
     return text.strip().strip("`").strip()
+
+
+# ---- wall-clock limit for judge calls -------------------------------------------------------------
+DEFAULT_JUDGE_TIMEOUT = 60.0
+"""Seconds a judge callable of a pipeline env may take before its fallback is used."""
+
+
+class JudgeTimeout(TimeoutError):
+    """A judge call took longer than its wall-clock limit (or an earlier one still runs)."""
+
+
+class WallClockLimit:
+    """Runs calls in a daemon worker thread and gives up on them after ``seconds``.
+
+    Pipeline envs put every call of a judge *callable* through one of these, so that a judge
+    that hangs (a stuck HTTP request, a deadlocked model server) becomes the judge's documented
+    fallback instead of blocking ``env.step()`` forever.
+
+    Python cannot kill a thread: a call that times out is *abandoned*, not stopped. Its daemon
+    thread keeps running (and holding whatever it holds) until the call returns or the process
+    exits. So that abandoned calls never pile up, and a judge that is not thread-safe is never
+    entered twice, while an abandoned call is still running every later call through the same
+    limit fails at once with :class:`JudgeTimeout` (the judge is "busy"); calls resume when it
+    returns. For a hard limit, run the judge in a process you can kill (a model server behind
+    an HTTP client with its own timeout, or a worker process).
+
+    Args:
+        seconds: The limit; ``None`` calls directly in the caller's thread (no limit).
+        what: The word for the callee in messages (``"judge"``, ``"validator"``).
+
+    Raises:
+        ValueError: If ``seconds`` is not ``None`` or a positive finite number.
+
+    Example:
+        >>> limit = WallClockLimit(1.0)
+        >>> limit(max, 2, 3)
+        3
+    """
+
+    def __init__(self, seconds: float | None = DEFAULT_JUDGE_TIMEOUT, what: str = "judge") -> None:
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
+            raise ValueError(f"expected a timeout > 0 seconds or None, got {seconds!r}")
+        self.seconds = None if seconds is None else float(seconds)
+        self.what = what
+        self._abandoned: threading.Thread | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "what": self.what}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["seconds"], state["what"])
+
+    def __repr__(self) -> str:
+        return f"WallClockLimit({self.seconds!r}, what={self.what!r})"
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, or :class:`JudgeTimeout` after ``seconds``.
+
+        Raises:
+            JudgeTimeout: If the call did not return in time, or an abandoned call still runs.
+        """
+        if self.seconds is None:
+            return fn(*args, **kwargs)
+        stuck = self._abandoned
+        if stuck is not None:
+            if stuck.is_alive():
+                raise JudgeTimeout(
+                    f"{self.what} skipped: an earlier call that timed out after "
+                    f"{self.seconds:g} s is still running"
+                )
+            self._abandoned = None
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["value"] = fn(*args, **kwargs)
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=call, name=f"selfplay-{self.what}-call", daemon=True)
+        worker.start()
+        worker.join(self.seconds)
+        if worker.is_alive():
+            self._abandoned = worker
+            raise JudgeTimeout(f"{self.what} timed out after {self.seconds:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
 
 # ---- judge scores -------------------------------------------------------------------------------
