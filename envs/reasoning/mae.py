@@ -24,6 +24,7 @@ from selfplay_gym.core.pipeline import ProposeSolveEnv, Scored
 from selfplay_gym.core.rewards import MAEBlend, ProposerRule
 from selfplay_gym.core.verifiers import (
     ANSWER_RUBRIC,
+    DEFAULT_JUDGE_TIMEOUT,
     MAX_JUDGE_REPLY_CHARS,
     QUESTION_RUBRIC,
     RubricJudge,
@@ -223,6 +224,10 @@ class ProposerSolverJudgeEnv(ProposeSolveEnv):
     * ``num_solvers`` -- N (5).
     * ``judge`` -- ``"agent"`` (default) or a callable ``judge(question, answer_or_None)``
       returning a Verdict-like score in [0, 1].
+    * ``judge_timeout`` -- seconds a callable judge may take per call (60): a hung call is
+      abandoned (its daemon thread cannot be killed) and the judgement is ``judge_fallback``
+      with the reason "judge timed out after X s" (``quality_error`` or the solver's
+      ``verdict``); while it still runs, later judgements fall back at once. ``None``: no limit.
     * ``include_references`` -- probability of a reference task in the proposer's prompt (0.5).
     * ``gate`` -- the judge score a question needs for the difficulty term and for the buffer
       (0.7); ``proposer_reward`` -- another rule (default ``MAEBlend(gate)``).
@@ -260,6 +265,7 @@ class ProposerSolverJudgeEnv(ProposeSolveEnv):
         buffer_size: int = 1024,
         invalid_reward: float = 0.0,
         judge_fallback: float = 0.5,
+        judge_timeout: float | None = DEFAULT_JUDGE_TIMEOUT,
         score_range: tuple[float, float] = (1, 10),
         solver_weights: tuple[float, float] = (0.5, 0.5),
         max_question_chars: int = 2000,
@@ -294,6 +300,7 @@ class ProposerSolverJudgeEnv(ProposeSolveEnv):
             judge=judge,
             judge_answers=True,
             judge_fallback=judge_fallback,
+            judge_timeout=judge_timeout,
             min_quality=None,  # MAE solves every question; the gate only drops the difficulty term
             buffer_size=buffer_size,
             **kwargs,

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.pipeline import PipelineEnv, Scored, TaskBuffer, as_scored
+from selfplay_gym.core.verifiers import DEFAULT_JUDGE_TIMEOUT, JudgeTimeout, WallClockLimit
 
 __all__ = [
     "PreferenceGameEnv",
@@ -105,13 +106,16 @@ def preference_matrix(
     prompt: str,
     responses: Sequence[str],
     fallback: float = 0.5,
+    limit: WallClockLimit | None = None,
 ) -> tuple[list[list[float]], int, list[str]]:
     """``(P, failures, reasons)``: ``P[i][j]`` = P(response i beats response j), both orders averaged.
 
     For each pair the judge is asked twice, ``judge(prompt, y_i, y_j)`` and ``judge(prompt,
     y_j, y_i)`` (a position-biased judge cancels out); ``P[i][j] = (s_ij + 1 - s_ji) / 2``,
     ``P[j][i] = 1 - P[i][j]``, ``P[i][i] = 0.5``. A call that raises or returns an unreadable or
-    not-ok verdict counts as ``fallback`` and as one failure.
+    not-ok verdict counts as ``fallback`` and as one failure. With a ``limit`` every call goes
+    through it: a call that times out (or is skipped while a timed-out one still runs) is a
+    failure too, with the limit's reason ("judge timed out after X s").
 
     Example:
         >>> longer = lambda p, a, b: float(len(a) > len(b)) if len(a) != len(b) else 0.5
@@ -126,7 +130,10 @@ def preference_matrix(
     def ask(a: str, b: str) -> float:
         nonlocal failures
         try:
-            scored = as_scored(judge(prompt, a, b), fallback)
+            verdict = judge(prompt, a, b) if limit is None else limit(judge, prompt, a, b)
+            scored = as_scored(verdict, fallback)
+        except JudgeTimeout as exc:
+            scored = Scored(fallback, False, str(exc))
         except Exception as exc:  # a broken judge is a fallback, never a crash
             scored = Scored(fallback, False, f"judge error: {exc!r}"[:300])
         if not scored.ok:
@@ -256,8 +263,9 @@ class PreferenceGameEnv(PipelineEnv):
     * With fewer than two responses to compare (non-string actions), a remaining responder
       gets 0.5, the value of no preference.
 
-    A judge call that fails (raises, returns an unreadable or ``ok=False`` verdict) counts as
-    ``judge_fallback`` (0.5, no preference) and is counted in ``info["judge_failures"]``.
+    A judge call that fails (raises, returns an unreadable or ``ok=False`` verdict, or takes
+    longer than ``judge_timeout``) counts as ``judge_fallback`` (0.5, no preference) and is
+    counted in ``info["judge_failures"]``, its reason in ``info["judge_reasons"]``.
     Rewards are never normalized here.
 
     ## Starting State
@@ -290,6 +298,10 @@ class PreferenceGameEnv(PipelineEnv):
     * ``num_responses`` -- K (5, SPPO's).
     * ``judge`` -- a ``PairwiseJudge``-like callable ``judge(prompt, a, b) -> Verdict`` with
       score P(a beats b); default :class:`LengthCoverageJudge`. ``judge_fallback`` (0.5).
+    * ``judge_timeout`` -- seconds a judge you pass may take per call (60; the default rule
+      judge is not timed): a hung call is abandoned (its daemon thread cannot be killed) and
+      counts as the fallback, and while it still runs the remaining comparisons fall back at
+      once instead of calling the judge again. ``None``: no limit.
     * ``creator`` (``False``), ``pool_size`` (1024).
     * ``max_prompt_chars`` (2000), ``max_response_chars`` (4000), ``retries`` (0),
       ``max_action_chars`` (8192), ``max_observation_chars`` (65536), ``render_mode``
@@ -312,6 +324,7 @@ class PreferenceGameEnv(PipelineEnv):
         num_responses: int = 5,
         judge: Callable[[str, str, str], Any] | None = None,
         judge_fallback: float = 0.5,
+        judge_timeout: float | None = DEFAULT_JUDGE_TIMEOUT,
         creator: bool = False,
         pool_size: int = 1024,
         max_prompt_chars: int = 2000,
@@ -333,6 +346,8 @@ class PreferenceGameEnv(PipelineEnv):
         self.prompts = [str(r["prompt"]) for r in rows if str(r.get("prompt", "")).strip()]
         if not self.prompts:
             raise ValueError(f"expected at least one usable prompt from {prompts!r}")
+        # The built-in rule judge cannot hang: it skips the worker thread (and its cost).
+        self.judge_limit = WallClockLimit(None if judge is None else judge_timeout)
         if judge is None:
             judge = LengthCoverageJudge()
         if not callable(judge):
@@ -437,7 +452,7 @@ class PreferenceGameEnv(PipelineEnv):
         compared = [a for a in self.responders if self._responses[a] is not None]
         responses = [self._responses[a] for a in compared]
         matrix, failures, reasons = preference_matrix(
-            self.judge, self._question, responses, self.judge_fallback
+            self.judge, self._question, responses, self.judge_fallback, self.judge_limit
         )
         # Fewer than two responses: nobody to compare with, the no-preference value.
         rates = win_rates_of(matrix) if len(compared) > 1 else [0.5] * len(compared)

@@ -29,7 +29,12 @@ from typing import Any, ClassVar, NamedTuple
 
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.pipeline import PipelineEnv
-from selfplay_gym.core.verifiers import DEFAULT_FLAGGED_PHRASES
+from selfplay_gym.core.verifiers import (
+    DEFAULT_FLAGGED_PHRASES,
+    DEFAULT_JUDGE_TIMEOUT,
+    JudgeTimeout,
+    WallClockLimit,
+)
 
 __all__ = [
     "RedTeamEnv",
@@ -396,7 +401,8 @@ class RedTeamEnv(PipelineEnv):
 
     An attacker whose reply stays unreadable gets ``format`` only, at once, and its part ends
     there (the prompt that goes on is not its own). If
-    the judge fails -- raises, returns ``ok=False``, or a label is missing or unreadable -- the
+    the judge fails -- raises, returns ``ok=False``, takes longer than ``judge_timeout``, or a
+    label is missing or unreadable -- the
     game is *unjudged* (the paper skips such games): both roles get ``format`` only and
     ``info["judged"]`` is ``False`` with the reason in ``info["judge_reason"]``. Rewards are
     never normalized here.
@@ -427,6 +433,10 @@ class RedTeamEnv(PipelineEnv):
     * ``judge`` -- a ``SafetyJudge``-like callable ``judge(prompt, response) -> Verdict`` whose
       ``details["labels"]`` holds the three labels (a plain mapping works too); default
       ``KeywordSafetyJudge()``, a rule judge for tests.
+    * ``judge_timeout`` -- seconds a judge you pass may take per call (60; the default rule
+      judge is not timed): a hung call is abandoned (its daemon thread cannot be killed) and
+      the game is unjudged with ``judge_reason`` "judge timed out after X s"; while it still
+      runs, later games are unjudged at once. ``None``: no limit.
     * ``hidden_cot`` (``True``), ``rewards`` (a :class:`RedTeamRewards`), ``harmful_fraction``
       (``None``: the set's own mix).
     * ``max_prompt_chars`` (2000), ``max_response_chars`` (4000), ``retries`` (0),
@@ -447,6 +457,7 @@ class RedTeamEnv(PipelineEnv):
         *,
         prompts: str | Sequence[Mapping[str, Any]] = "fixture",
         judge: Callable[..., Any] | None = None,
+        judge_timeout: float | None = DEFAULT_JUDGE_TIMEOUT,
         hidden_cot: bool = True,
         rewards: RedTeamRewards | None = None,
         harmful_fraction: float | None = None,
@@ -464,6 +475,8 @@ class RedTeamEnv(PipelineEnv):
         ]
         if not self.prompts:
             raise ValueError(f"expected at least one prompt, got none from {prompts!r}")
+        # The built-in rule judge cannot hang: it skips the worker thread (and its cost).
+        self.judge_limit = WallClockLimit(None if judge is None else judge_timeout)
         if judge is None:
             from selfplay_gym.core.verifiers import KeywordSafetyJudge
 
@@ -625,7 +638,9 @@ class RedTeamEnv(PipelineEnv):
 
     def _call_judge(self, prompt: str, response: str) -> tuple[dict[str, bool] | None, str]:
         try:
-            verdict = self.judge(prompt, response)
+            verdict = self.judge_limit(self.judge, prompt, response)
+        except JudgeTimeout as exc:
+            return None, str(exc)
         except Exception as exc:  # a broken judge leaves the game unjudged, never a crash
             return None, f"judge error: {exc!r}"[:300]
         try:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.parsers import last_tag
 from selfplay_gym.core.pipeline import PipelineEnv, as_scored
+from selfplay_gym.core.verifiers import DEFAULT_JUDGE_TIMEOUT, JudgeTimeout, WallClockLimit
 
 __all__ = [
     "SneakyCriticEnv",
@@ -349,6 +350,10 @@ class SneakyCriticEnv(PipelineEnv):
     * ``validator`` -- see Description (default :func:`rule_validator`). A validator that
       raises, returns something unreadable or a verdict with ``ok=False`` is replaced by the
       rule check for that step (``info["validation"]["ok"]`` is False).
+    * ``validator_timeout`` -- seconds a validator you pass may take per call (60; the rule
+      check is not timed): a hung call is abandoned (its daemon thread cannot be killed) and
+      the rule check decides, with the reason "validator timed out after X s"; while it still
+      runs, later steps go to the rule check at once. ``None``: no limit.
     * ``p_original`` (0.0), ``invalid_reward`` (-1.0), ``max_step_chars`` (2000: a longer sneaky
       step is cut there).
     * ``prompts`` -- a mapping overriding ``sneaky_system``, ``sneaky_user``,
@@ -375,6 +380,7 @@ class SneakyCriticEnv(PipelineEnv):
         problems: str | Sequence[Mapping[str, Any]] = "fixture",
         error_types: Sequence[tuple[str, str] | str] = ERROR_TYPES,
         validator: Callable[[str, list[str], str, str], Any] | None = None,
+        validator_timeout: float | None = DEFAULT_JUDGE_TIMEOUT,
         p_original: float = 0.0,
         invalid_reward: float = -1.0,
         max_step_chars: int = 2000,
@@ -403,6 +409,10 @@ class SneakyCriticEnv(PipelineEnv):
         if validator is not None and not callable(validator):
             raise TypeError(f"expected validator None or a callable, got {validator!r}")
         self.validator = validator or rule_validator
+        # The rule check cannot hang: it skips the worker thread (and its cost).
+        self.validator_limit = WallClockLimit(
+            None if validator is None else validator_timeout, what="validator"
+        )
         if not 0.0 <= float(p_original) <= 1.0:
             raise ValueError(f"expected 0 <= p_original <= 1, got {p_original!r}")
         self.p_original = float(p_original)
@@ -527,9 +537,11 @@ class SneakyCriticEnv(PipelineEnv):
         args = (self._problem["problem"], self._prefix, self._original_step, step)
         ok, reason, verdict = True, "", None
         try:
-            verdict = self.validator(*args)
+            verdict = self.validator_limit(self.validator, *args)
             scored = as_scored(verdict, 0.0)
             ok, reason = scored.ok, scored.reason
+        except JudgeTimeout as exc:
+            ok, reason = False, str(exc)
         except Exception as exc:  # a broken validator is recorded, never a crash
             ok, reason = False, f"validator error: {exc!r}"[:300]
         if not ok:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import random
+import threading
+import time
 
 import pytest
 from gymnasium.utils.env_checker import data_equivalence
@@ -392,3 +394,31 @@ def test_registered_id_uses_the_papers_constants():
     env = selfplay_gym.make("selfplay/ProposerSolverJudge-v0")
     assert env.num_solvers == 5 and env.judge_is_agent and env.include_references == 0.5
     assert env.proposer_reward == MAEBlend(gate=0.7)
+
+
+def test_a_hung_callable_judge_times_out_to_half_and_the_episode_goes_on():
+    release = threading.Event()
+    calls = []
+
+    def hangs(question, answer=None):
+        calls.append(answer)
+        release.wait(3.0)
+        return Verdict(1.0)
+
+    start = time.perf_counter()
+    try:
+        returns, final = run(
+            make(judge=hangs, judge_timeout=0.2),
+            {"proposer": PROPOSAL, "solver": "<answer>42</answer>"},
+        )
+        elapsed = time.perf_counter() - start
+    finally:
+        release.set()
+    assert elapsed < 1.5 and calls == [None]  # one timeout; the stuck judge is not re-entered
+    assert final["proposer_0"]["quality"] == 0.5 and final["proposer_0"]["quality_ok"] is False
+    assert final["proposer_0"]["quality_error"] == "judge timed out after 0.2 s"
+    assert returns["proposer_0"] == pytest.approx((0.5 + 1) / 3)
+    for i in range(N):
+        assert final[f"solver_{i}"]["score"] == 0.5 and final[f"solver_{i}"]["verdict_ok"] is False
+        assert "timed out after 0.2 s is still running" in final[f"solver_{i}"]["verdict"]
+        assert returns[f"solver_{i}"] == pytest.approx(0.75)

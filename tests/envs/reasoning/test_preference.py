@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import threading
+import time
 
 import pytest
 
@@ -281,3 +283,37 @@ def test_pickles_mid_episode():
     assert (
         clone.infos["creator_0"]["reward_components"] == env.infos["creator_0"]["reward_components"]
     )
+
+
+def test_a_hung_judge_times_out_and_the_remaining_pairs_fall_back_at_once():
+    release = threading.Event()
+    calls = []
+
+    def hangs(prompt, a, b):
+        calls.append((a, b))
+        release.wait(3.0)
+        return Verdict(1.0)
+
+    env = PreferenceGameEnv(prompts=PROMPTS, num_responses=3, judge=hangs, judge_timeout=0.2)
+    start = time.perf_counter()
+    try:
+        out = play(env, {"responder_0": "aa", "responder_1": "a", "responder_2": "aaa"})
+        elapsed = time.perf_counter() - start
+    finally:
+        release.set()
+    assert elapsed < 1.5 and len(calls) == 1  # one timeout, then no call while it still runs
+    for agent in ("responder_0", "responder_1", "responder_2"):
+        assert out[agent][1] == {"win_rate": 0.5}
+    info = out["responder_0"][2]
+    assert info["judge_failures"] == 6
+    assert info["judge_reasons"][0] == "judge timed out after 0.2 s"
+    assert all("still running" in r for r in info["judge_reasons"][1:])
+
+
+def test_the_default_rule_judge_is_not_timed_and_a_passed_one_is():
+    assert PreferenceGameEnv(prompts=PROMPTS).judge_limit.seconds is None
+    assert PreferenceGameEnv(prompts=PROMPTS, judge=by_length).judge_limit.seconds == 60.0
+    env = PreferenceGameEnv(prompts=PROMPTS, judge=by_length, judge_timeout=None)
+    assert env.judge_limit.seconds is None
+    with pytest.raises(ValueError, match="timeout"):
+        PreferenceGameEnv(prompts=PROMPTS, judge=by_length, judge_timeout=0)

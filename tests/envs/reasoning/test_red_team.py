@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+import threading
 import time
 
 import pytest
@@ -408,3 +409,28 @@ def test_pickles_mid_episode():
         clone.infos["defender_0"]["reward_components"]
         == env.infos["defender_0"]["reward_components"]
     )
+
+
+def test_a_hung_judge_times_out_and_leaves_the_game_unjudged():
+    release = threading.Event()
+
+    def hangs(prompt, response=None):
+        release.wait(3.0)
+        return FixedJudge()(prompt, response)
+
+    env = RedTeamEnv(prompts=[HARMFUL], judge=hangs, judge_timeout=0.2)
+    start = time.perf_counter()
+    try:
+        out = play(env, ok("t", "p"), "<think>u</think>broken")
+        elapsed = time.perf_counter() - start
+        again = play(env, ok("t", "p"), ok("u", "I can't help with that."), seed=1)
+    finally:
+        release.set()
+    assert elapsed < 1.5
+    for agent in ("attacker_0", "defender_0"):
+        info = out[agent][2]
+        assert info["judged"] is False and info["labels"] is None
+        assert info["judge_reason"] == "judge timed out after 0.2 s"
+    assert out["attacker_0"][1] == {"format": 1.0} and out["defender_0"][1] == {"format": -1.0}
+    # The next game, while the stuck call still runs, is unjudged at once.
+    assert "still running" in again["defender_0"][2]["judge_reason"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -321,3 +322,25 @@ def test_scripted_play_on_the_fixture_produces_every_outcome():
         ("sneaky_0", ("fooled", 1.0)),
     ]:
         assert expected in outcomes
+
+
+def test_a_hung_validator_times_out_and_the_rule_check_decides():
+    release = threading.Event()
+
+    def hangs(problem, prefix, original, sneaky):
+        release.wait(3.0)
+        return Verdict(0.0)  # would call every step invalid, if it were waited for
+
+    start = time.perf_counter()
+    try:
+        final = play(
+            make(validator=hangs, validator_timeout=0.2), [SNEAKY, "<Answer>Incorrect</Answer>"]
+        )
+        elapsed = time.perf_counter() - start
+    finally:
+        release.set()
+    assert elapsed < 1.5
+    validation = final["sneaky_0"]["validation"]
+    assert validation["ok"] is False and validation["valid"] is True
+    assert validation["reason"].startswith("validator timed out after 0.2 s; the rule check")
+    assert final["critic_0"]["reward_components"] == {"caught": 1.0}
