@@ -156,6 +156,39 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
     return format_table(title, header, lines)
 
 
+def evaluate_batched(
+    env_id: str, policy: Any, opponent: str, games: int, seed: int, num_envs: int = 64
+) -> dict[str, Any]:
+    """``policy`` (batched, with ``act``) against ``opponent`` for ``games`` games in each seat.
+
+    The rollout engine plays up to ``num_envs`` games at once, so each of the policy's moves
+    is one batched call; the win rate is the share of games the policy's return is positive.
+    """
+    from selfplay_gym.rollout import RolloutEngine
+
+    def seat_of(agent: str, role: str, episode: int) -> str:
+        learner = "player_0" if episode % 2 == 0 else "player_1"
+        return "lm" if agent == learner else "opponent"
+
+    engine = RolloutEngine(
+        env_id,
+        {"lm": policy, "opponent": opponent},
+        num_envs=min(num_envs, 2 * games),
+        mapping=seat_of,
+        seed=seed,
+    )
+    engine.run(2 * games)
+    returns = [
+        r["returns"][a]
+        for r in engine.records
+        if r["type"] == "episode"
+        for a, name in r["policies"].items()
+        if name == "lm"
+    ]
+    engine.close()
+    return {"games": len(returns), "win_rate": sum(x > 0 for x in returns) / len(returns)}
+
+
 MODES = ("sampled", "greedy")
 """The two ways the model is evaluated: its PPO policy (moves sampled at the policy's
 temperature), and its likeliest move."""
@@ -226,7 +259,11 @@ def train(args: Args) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
     import selfplay_gym
-    from selfplay_gym.baselines.sb3_lm_policy import LMActorCriticPolicy, LMSnapshotBot
+    from selfplay_gym.baselines.sb3_lm_policy import (
+        LMActorCriticPolicy,
+        LMBatchPolicy,
+        LMSnapshotBot,
+    )
     from selfplay_gym.league import League
     from selfplay_gym.wrappers import TokenView
 
@@ -329,10 +366,13 @@ def train(args: Args) -> dict[str, Any]:
     def _curve_point(timesteps: int) -> None:
         point: dict[str, Any] = {"timesteps": int(timesteps)}
         for mode in MODES:
-            bot = greedy_bot()
-            bot.greedy = mode == "greedy"
+            batch_policy = LMBatchPolicy(
+                policy, token_view, greedy=mode == "greedy", seed=args.seed
+            )
             games = args.curve_games // 2
-            point[mode] = evaluate(args.env_id, bot, "random", games, seed=20_000)["win_rate"]
+            point[mode] = evaluate_batched(args.env_id, batch_policy, "random", games, seed=20_000)[
+                "win_rate"
+            ]
         recent = train_results[-100:]
         point["train_win_rate"] = (sum(r > 0 for r in recent) / len(recent)) if recent else None
         point["minutes"] = (time.perf_counter() - started) / 60

@@ -39,7 +39,7 @@ from torch import nn
 
 from selfplay_gym.core.bots import Bot
 
-__all__ = ["LMActorCriticPolicy", "LMScorer", "LMSnapshotBot"]
+__all__ = ["LMActorCriticPolicy", "LMBatchPolicy", "LMScorer", "LMSnapshotBot"]
 
 MASKED = -1e9
 """Logit of an illegal move: its probability is 0 and its entropy term stays finite (not -inf)."""
@@ -339,3 +339,58 @@ class LMSnapshotBot(Bot):
         legal = np.flatnonzero(mask)
         weights = np.exp(logits[legal] - logits[legal].max())
         return int(self.rng.choices(legal.tolist(), weights=weights.tolist())[0])
+
+
+class LMBatchPolicy:
+    """A frozen copy of an :class:`LMActorCriticPolicy`'s LM as a batched policy (``act``).
+
+    For :class:`~selfplay_gym.rollout.RolloutEngine`: one call scores the legal moves of every
+    pending game in one forward pass, so evaluating many games at once costs a few batched
+    passes per move instead of one pass per game and move. Same distribution as
+    :class:`LMSnapshotBot` (and as the ``hf:`` policy in score mode).
+
+    Args:
+        policy: The policy to copy (its LM is deep-copied and frozen).
+        view: The :class:`~selfplay_gym.wrappers.TokenView` whose tokenizer and prompt rules to use.
+        greedy: Play the most likely move instead of sampling.
+        seed: Seed of the sampling generator.
+    """
+
+    mode = "act"
+
+    def __init__(self, policy: LMActorCriticPolicy, view: Any, greedy: bool = False, seed: int = 0):
+        self.scorer = copy.deepcopy(policy.scorer).eval().requires_grad_(False)
+        self.temperature = policy.temperature
+        self.view = view
+        self.greedy = greedy
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
+        """The move name chosen for each observation (``""`` where no move is legal)."""
+        width = self.view.max_prompt_tokens
+        prompts = [
+            self.view.prompt_ids(o, i)[-width:] for o, i in zip(observations, infos, strict=True)
+        ]
+        length = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), length), self.view.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), length), dtype=torch.long)
+        for row, p in enumerate(prompts):
+            ids[row, length - len(p) :] = torch.as_tensor(p)
+            mask[row, length - len(p) :] = 1
+        with torch.inference_mode():
+            scores, _ = self.scorer(ids, mask)
+        logits = scores.double().numpy() / self.temperature
+        moves = []
+        for row, info in enumerate(infos):
+            legal = np.flatnonzero(np.asarray(info.get("action_mask", ()), dtype=bool))
+            if not len(legal):
+                moves.append("")
+                continue
+            values = logits[row, legal]
+            if self.greedy:
+                pick = legal[int(np.argmax(values))]
+            else:
+                weights = np.exp(values - values.max())
+                pick = self.rng.choice(legal, p=weights / weights.sum())
+            moves.append(self.view.move_names[int(pick)])
+        return moves

@@ -234,6 +234,41 @@ def test_snapshot_bot_is_frozen_legal_and_replays_its_seed(tiny_model_path, toke
     assert len({tuple(moves(s)) for s in range(6)}) > 1
 
 
+def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(tiny_model_path, tokenizer):
+    from selfplay_gym.baselines.sb3_lm import evaluate, evaluate_batched
+    from selfplay_gym.baselines.sb3_lm_policy import LMBatchPolicy
+
+    env = token_env(tokenizer)
+    policy = make_policy(env, tiny_model_path)
+    # Positions at several depths, scored together: the same move as the one-at-a-time bot.
+    games, observations, infos, expected = [], [], [], []
+    bot = LMSnapshotBot(policy, env, greedy=True)
+    for seed in range(6):
+        game = selfplay_gym.make(TTT)
+        game.reset(seed=seed)
+        for step in range(seed % 5):
+            agent = game.agent_selection
+            game.step(int(np.flatnonzero(game.infos[agent]["action_mask"])[seed % 2]))
+        agent = game.agent_selection
+        games.append(game)
+        observations.append(game.observe(agent))
+        infos.append(game.infos[agent])
+        expected.append(env.move_names[bot.act(game.unwrapped, agent)])
+    batch_policy = LMBatchPolicy(policy, env, greedy=True)
+    assert batch_policy.act(observations, infos) == expected
+    # Sampled moves are always legal, and a position without legal moves gets "".
+    sampler = LMBatchPolicy(policy, env, greedy=False, seed=3)
+    for _ in range(5):
+        for info, move in zip(infos, sampler.act(observations, infos), strict=True):
+            assert move in info["legal_actions"]
+    assert sampler.act([observations[0]], [{"action_mask": np.zeros(9)}]) == [""]
+    # The batched match gives the sequential arena's result on the same seeds (greedy play).
+    one = evaluate(TTT, bot, "random", 6, seed=7)
+    many = evaluate_batched(TTT, batch_policy, "random", 6, seed=7, num_envs=4)
+    assert many["games"] == one["games"] == 12
+    assert 0.0 <= many["win_rate"] <= 1.0
+
+
 def test_recipe_trains_and_writes_its_outputs(tiny_model_path, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
