@@ -38,6 +38,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from selfplay_gym.core.bots import Bot
+from selfplay_gym.llm.transformers_backend import cache_kwargs, output_cache
 
 __all__ = ["LMActorCriticPolicy", "LMBatchPolicy", "LMScorer", "LMSnapshotBot"]
 
@@ -139,7 +140,7 @@ class LMScorer(nn.Module):
         cache = None
         if prefix_len:
             prefix = rows[0][:prefix_len][None]
-            cache = self.lm(input_ids=prefix, use_cache=True).past_key_values
+            cache = output_cache(self.lm(input_ids=prefix, use_cache=True))
             cache.batch_repeat_interleave(n)
         # Each row's own tokens, left-padded so that every row's last token is in one column.
         tails = [r[prefix_len:] for r in rows]
@@ -161,7 +162,7 @@ class LMScorer(nn.Module):
             input_ids=ids,
             attention_mask=mask,
             position_ids=torch.cat([positions, cand_pos], dim=1),
-            past_key_values=cache,
+            **cache_kwargs(self.lm, cache),
             output_hidden_states=True,
             use_cache=cache is not None,
             logits_to_keep=torch.tensor(keep, device=device),

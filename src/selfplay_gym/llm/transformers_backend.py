@@ -306,10 +306,13 @@ class TransformersBackend(Backend):
             for row, (_, c) in enumerate(part):
                 ids[row, : len(c)] = torch.tensor(c, dtype=torch.long)
             ids = ids.to(self.device)
-            cache = _repeat_cache(first.past_key_values, n)
+            cache = _repeat_cache(output_cache(first), n)
             mask = torch.ones((n, len(prompt_ids) + width), dtype=torch.long, device=self.device)
             logits = self.model(
-                input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True
+                input_ids=ids,
+                attention_mask=mask,
+                use_cache=True,
+                **cache_kwargs(self.model, cache),
             ).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             for row, (i, c) in enumerate(part):
@@ -334,6 +337,24 @@ def _generated_text_stop(
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return transformers.StoppingCriteriaList([GeneratedTextStop()])
+
+
+def cache_kwargs(model: Any, cache: Any) -> dict[str, Any]:
+    """``{name: cache}`` for ``model``'s forward, under the name its transformers version takes.
+
+    Recent transformers 5.x name it ``cache`` and deprecate ``past_key_values`` (to be removed
+    in 5.40); older versions only know ``past_key_values``.
+    """
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return {"cache" if "cache" in params else "past_key_values": cache}
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache of a forward's output, under either name (see :func:`cache_kwargs`)."""
+    cache = getattr(output, "cache", None) if "cache" in output else None
+    return cache if cache is not None else output.past_key_values
 
 
 def _repeat_cache(cache: Any, n: int) -> Any:
