@@ -55,6 +55,10 @@ def test_a_tiny_run_writes_its_summary(game, tmp_path):
     assert set(rows) == {(o, s) for o in ("random", "strong") for s in ("player_0", "player_1")}
     for row in rows.values():
         assert row["games"] == row["wins"] + row["draws"] + row["losses"] == 6
+        # Every lost game is kept once per distinct line, with how often it was played.
+        assert sum(row["lost_games"].values()) == row["losses"]
+        if game == "tictactoe":
+            assert all("takes cell" in line and "wins" in line for line in row["lost_games"])
 
     # 6 updates of 512 steps, a snapshot every 2: after updates 2 and 4 (the 6th ends training).
     league = {e["name"]: e for e in summary["league"]}
