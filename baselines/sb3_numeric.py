@@ -93,6 +93,8 @@ class Game:
     """Default passes over each rollout."""
     magnet_kl: float = 0.0
     """Default weight of the KL penalty toward the magnet policy (0: plain PPO)."""
+    snapshot_moves: str = "sample"
+    """Default of :attr:`Args.snapshot_moves`."""
     magnet_every: int = 10
     """Default PPO updates between magnet replacements."""
 
@@ -188,6 +190,11 @@ class Args:
     entropy bonus (see :class:`MagnetPPO`)."""
     magnet_every: int | None = None
     """PPO updates between magnet replacements; ``None``: the game's default."""
+    snapshot_moves: str | None = None
+    """How league snapshots play: ``sample`` (from the policy's distribution; needed where
+    the equilibrium is mixed, as in poker) or ``greedy`` (the most likely move: a snapshot then
+    always takes a win it sees, so the learner is punished for leaving one open);
+    ``None``: the game's default."""
     average_from: float = 0.5
     """Kuhn Poker: the reported average strategy averages the snapshots taken after this
     fraction of training (0: all of them; the early ones are near-uniform and slow it down)."""
@@ -405,6 +412,7 @@ class LeagueSnapshots(BaseCallback):
             :attr:`history`.
         entropy: ``(start, end)``: set the model's entropy bonus before each rollout, moving
             linearly from ``start`` to ``end`` over training.
+        greedy: Snapshots play their most likely move instead of sampling.
     """
 
     def __init__(
@@ -413,9 +421,11 @@ class LeagueSnapshots(BaseCallback):
         every: int,
         measure: Callable[[PolicyBot], float] | None = None,
         entropy: tuple[float, float] | None = None,
+        greedy: bool = False,
     ):
         super().__init__()
         self.entropy = entropy
+        self.greedy = greedy
         self.league = league
         self.every = every
         self.measure = measure
@@ -433,7 +443,8 @@ class LeagueSnapshots(BaseCallback):
         # Called before each rollout, i.e. after each update but the first rollout.
         if self.updates and self.updates % self.every == 0:
             name = f"snapshot@{self.num_timesteps}"
-            entry = self.league.add_snapshot(PolicyBot(self.model.policy), name=name)
+            bot = PolicyBot(self.model.policy, deterministic=self.greedy)
+            entry = self.league.add_snapshot(bot, name=name)
             self.snapshots.append((self.num_timesteps, entry.source))
             if self.measure is not None:
                 self.history.append((self.num_timesteps, self.measure(entry.source)))
@@ -535,9 +546,12 @@ def train(args: Args) -> dict[str, Any]:
         n_epochs=args.n_epochs or game.n_epochs,
         magnet_kl=game.magnet_kl if args.magnet_kl is None else args.magnet_kl,
         magnet_every=args.magnet_every or game.magnet_every,
+        snapshot_moves=args.snapshot_moves or game.snapshot_moves,
         learning_rate_decay=args.learning_rate_decay
         or ("yes" if game.learning_rate_decay else "no"),
     )
+    if args.snapshot_moves not in ("sample", "greedy"):
+        raise ValueError(f"expected --snapshot-moves sample or greedy, got {args.snapshot_moves!r}")
     if args.learning_rate_decay not in ("yes", "no"):
         raise ValueError(
             f"expected --learning-rate-decay yes or no, got {args.learning_rate_decay!r}"
@@ -605,7 +619,11 @@ def train(args: Args) -> dict[str, Any]:
 
     measured = measure if args.env == "kuhn" or args.snapshot_games else None
     snapshots = LeagueSnapshots(
-        league, args.snapshot_every, measured, entropy=(args.ent_coef, args.ent_coef_final)
+        league,
+        args.snapshot_every,
+        measured,
+        entropy=(args.ent_coef, args.ent_coef_final),
+        greedy=args.snapshot_moves == "greedy",
     )
     model.learn(total_timesteps, callback=snapshots)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("sb3_contrib")
 torch = pytest.importorskip("torch")
 
+import selfplay_gym  # noqa: E402
 from selfplay_gym.core.arena import play_match  # noqa: E402
 from selfplay_gym.envs.text_games.kuhn_poker import NashKuhnBot  # noqa: E402
 
@@ -217,3 +218,37 @@ def test_the_magnet_kl_term_is_zero_at_the_magnet_and_enters_the_loss_with_its_w
     _, _, entropy = ppo.policy.evaluate_actions(obs, actions, action_masks=masks)
     # -ent_coef * entropy is what the PPO loss adds: it gains exactly magnet_kl * KL.
     assert torch.allclose(-0.1 * entropy, -0.1 * plain + 0.5 * kl, atol=1e-6)
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+def test_league_snapshots_sample_or_play_their_likeliest_move(model, greedy):
+    from selfplay_gym.baselines.sb3_numeric import LeagueSnapshots
+    from selfplay_gym.league import League
+
+    league = League(env_id="selfplay/TicTacToe-v0", seed=0)
+    callback = LeagueSnapshots(league, every=1, greedy=greedy)
+    callback.init_callback(model)
+    callback.updates = 1  # as after the first update
+    callback.on_rollout_start()
+    (entry,) = [e for e in league if e.kind == "snapshot"]
+    bot = entry.source
+    assert bot.deterministic is greedy
+    # On the opening position a greedy snapshot always plays its likeliest move, whatever its
+    # seed; a sampling one spreads over the moves (the untrained policy is nearly uniform).
+    game = selfplay_gym.make("selfplay/TicTacToe-v0").unwrapped  # the AEC game
+    game.reset(seed=0)
+    moves = set()
+    for seed in range(12):
+        bot.reset(seed)
+        moves.add(bot.act(game, "player_0"))
+    if greedy:
+        assert moves == {int(np.argmax(bot.probabilities(game, "player_0")))}
+    else:
+        assert len(moves) > 3
+
+
+def test_an_unknown_snapshot_move_rule_is_a_clear_error():
+    from selfplay_gym.baselines.sb3_numeric import Args, train
+
+    with pytest.raises(ValueError, match="snapshot-moves"):
+        train(Args(env="tictactoe", total_timesteps=64, snapshot_moves="argmax"))
