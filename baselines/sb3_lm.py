@@ -10,10 +10,11 @@ by self-play:
 3. SB3's ``PPO`` trains :class:`~selfplay_gym.baselines.sb3_lm_policy.LMActorCriticPolicy`: the
    action distribution is the softmax of the LM's log-likelihood of each legal move, the value
    a head on its last hidden state; the LM's weights are updated;
-4. before and after, the model plays the random and the perfect bot in both seats as an
-   ordinary ``hf:`` policy (``LLMPolicy`` in score mode), both as trained (a move sampled from
-   the softmax of its likelihoods at the policy's temperature) and greedy (the likeliest move); the same two
-   evaluations against random every ``eval_every`` updates draw the learning curve.
+4. before and after, the model is saved as a Hugging Face directory, loaded back, and plays
+   the random and the perfect bot in both seats, many games at once through the batched scorer
+   (the distribution of an ``hf:`` policy in score mode), both as trained (a move sampled from
+   the softmax of its likelihoods at the policy's temperature) and greedy (the likeliest move);
+   the same two evaluations against random every ``eval_every`` updates draw the learning curve.
 
 Run::
 
@@ -162,7 +163,8 @@ def evaluate_batched(
     """``policy`` (batched, with ``act``) against ``opponent`` for ``games`` games in each seat.
 
     The rollout engine plays up to ``num_envs`` games at once, so each of the policy's moves
-    is one batched call; the win rate is the share of games the policy's return is positive.
+    is one batched call. A game is a win if the policy's return is positive, a loss if
+    negative. Returns the same fields as :func:`evaluate`.
     """
     from selfplay_gym.rollout import RolloutEngine
 
@@ -178,15 +180,29 @@ def evaluate_batched(
         seed=seed,
     )
     engine.run(2 * games)
-    returns = [
-        r["returns"][a]
-        for r in engine.records
-        if r["type"] == "episode"
-        for a, name in r["policies"].items()
-        if name == "lm"
-    ]
+    seats: dict[str, dict[str, int]] = {}
+    invalid = 0
+    for record in engine.records:
+        if record["type"] != "episode":
+            continue
+        for agent, name in record["policies"].items():
+            if name != "lm":
+                continue
+            ret = record["returns"][agent]
+            tally = seats.setdefault(agent, {"wins": 0, "draws": 0, "losses": 0})
+            tally["wins" if ret > 0 else "losses" if ret < 0 else "draws"] += 1
+            invalid += record["invalid"].get(agent, 0)
     engine.close()
-    return {"games": len(returns), "win_rate": sum(x > 0 for x in returns) / len(returns)}
+    total = {k: sum(t[k] for t in seats.values()) for k in ("wins", "draws", "losses")}
+    played = sum(total.values())
+    return {
+        "opponent": opponent,
+        "games": played,
+        **total,
+        "win_rate": total["wins"] / played,
+        "invalid_moves": invalid,
+        "seats": dict(sorted(seats.items())),
+    }
 
 
 MODES = ("sampled", "greedy")
@@ -194,26 +210,25 @@ MODES = ("sampled", "greedy")
 temperature), and its likeliest move."""
 
 
-def _hf_player(path: str, temperature: float, seed: int = 0) -> Any:
-    """The model at ``path`` as an ordinary policy scoring the legal moves (``hf:`` + score mode)."""
-    from selfplay_gym.llm import load_policy
-    from selfplay_gym.llm.base import SamplingParams
+def _evaluate_model(
+    path: str, view: Any, args: Args, label: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The saved model at ``path``, in both modes, against random and the perfect bot.
 
-    sampling = SamplingParams(temperature=temperature)
-    return load_policy(
-        f"hf:{path}", policy_kwargs={"mode": "score", "sampling": sampling, "seed": seed}
-    )
+    The model is loaded back from its Hugging Face directory and plays through the batched
+    scorer (:class:`LMBatchPolicy`), which gives the ``hf:`` policy's distribution in score
+    mode (the trainer tests check the two agree); prints a table per mode.
+    """
+    from selfplay_gym.baselines.sb3_lm_policy import LMBatchPolicy
 
-
-def _evaluate_model(path: str, args: Args, label: str) -> dict[str, list[dict[str, Any]]]:
-    """Both modes against random and the perfect bot; prints a table per mode."""
     tables = {}
     for mode in MODES:
-        temperature = args.temperature if mode == "sampled" else 0.0
-        player = _hf_player(path, temperature, seed=args.seed)
+        player = LMBatchPolicy.from_pretrained(
+            path, view, temperature=args.temperature, greedy=mode == "greedy", seed=args.seed
+        )
         print(f"evaluating the {label} model, {mode} ({4 * args.eval_games} games) ...")
         tables[mode] = [
-            evaluate(args.env_id, player, opp, args.eval_games, 10_000, args.progress)
+            evaluate_batched(args.env_id, player, opp, args.eval_games, 10_000)
             for opp in ("random", "strong")
         ]
         print(_table(f"{label} model, {mode} moves", tables[mode]))
@@ -333,10 +348,10 @@ def train(args: Args) -> dict[str, Any]:
     def greedy_bot() -> LMSnapshotBot:
         return LMSnapshotBot(policy, token_view, greedy=True)
 
-    # Before: the untrained model, as an hf: policy.
+    # Before: the untrained model, saved and loaded back as a Hugging Face directory.
     initial = out / "initial_model"
     policy.save_lm(initial, tokenizer)
-    before = _evaluate_model(str(initial), args, "untrained")
+    before = _evaluate_model(str(initial), token_view, args, "untrained")
 
     curve: list[dict[str, Any]] = []
     train_results: list[float] = []
@@ -390,7 +405,7 @@ def train(args: Args) -> dict[str, Any]:
 
     final = out / "model"
     policy.save_lm(final, tokenizer)
-    after = _evaluate_model(str(final), args, "trained")
+    after = _evaluate_model(str(final), token_view, args, "trained")
     print(league.table())
 
     gains = {m: after[m][0]["win_rate"] - before[m][0]["win_rate"] for m in MODES}

@@ -360,11 +360,32 @@ class LMBatchPolicy:
     mode = "act"
 
     def __init__(self, policy: LMActorCriticPolicy, view: Any, greedy: bool = False, seed: int = 0):
-        self.scorer = copy.deepcopy(policy.scorer).eval().requires_grad_(False)
-        self.temperature = policy.temperature
+        self._setup(copy.deepcopy(policy.scorer), policy.temperature, view, greedy, seed)
+
+    def _setup(self, scorer: LMScorer, temperature: float, view: Any, greedy: bool, seed: int):
+        self.scorer = scorer.eval().requires_grad_(False)
+        self.temperature = temperature
         self.view = view
         self.greedy = greedy
         self.rng = np.random.default_rng(seed)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike[str],
+        view: Any,
+        *,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        seed: int = 0,
+    ) -> LMBatchPolicy:
+        """The causal LM saved at ``path`` (e.g. by :meth:`LMActorCriticPolicy.save_lm`)."""
+        if temperature <= 0:
+            raise ValueError(f"expected temperature > 0, got {temperature}")
+        self = cls.__new__(cls)
+        scorer = LMScorer(os.fspath(path), view.candidate_ids, view.pad_id)
+        self._setup(scorer, temperature, view, greedy, seed)
+        return self
 
     def act(self, observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
         """The move name chosen for each observation (``""`` where no move is legal)."""

@@ -234,7 +234,9 @@ def test_snapshot_bot_is_frozen_legal_and_replays_its_seed(tiny_model_path, toke
     assert len({tuple(moves(s)) for s in range(6)}) > 1
 
 
-def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(tiny_model_path, tokenizer):
+def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(
+    tiny_model_path, tokenizer, tmp_path
+):
     from selfplay_gym.baselines.sb3_lm import evaluate, evaluate_batched
     from selfplay_gym.baselines.sb3_lm_policy import LMBatchPolicy
 
@@ -246,7 +248,7 @@ def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(tiny_mode
     for seed in range(6):
         game = selfplay_gym.make(TTT)
         game.reset(seed=seed)
-        for step in range(seed % 5):
+        for _step in range(seed % 5):
             agent = game.agent_selection
             game.step(int(np.flatnonzero(game.infos[agent]["action_mask"])[seed % 2]))
         agent = game.agent_selection
@@ -262,11 +264,19 @@ def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(tiny_mode
         for info, move in zip(infos, sampler.act(observations, infos), strict=True):
             assert move in info["legal_actions"]
     assert sampler.act([observations[0]], [{"action_mask": np.zeros(9)}]) == [""]
-    # The batched match gives the sequential arena's result on the same seeds (greedy play).
+    # Saved and loaded back from its Hugging Face directory: the same moves.
+    saved = policy.save_lm(tmp_path / "model", tokenizer)
+    loaded = LMBatchPolicy.from_pretrained(saved, env, temperature=policy.temperature, greedy=True)
+    assert loaded.act(observations, infos) == expected
+    # A batched match tallies every game once, per seat, as the sequential arena does.
     one = evaluate(TTT, bot, "random", 6, seed=7)
     many = evaluate_batched(TTT, batch_policy, "random", 6, seed=7, num_envs=4)
     assert many["games"] == one["games"] == 12
-    assert 0.0 <= many["win_rate"] <= 1.0
+    assert set(many["seats"]) == {"player_0", "player_1"}
+    for tally in many["seats"].values():
+        assert tally["wins"] + tally["draws"] + tally["losses"] == 6
+    assert many["wins"] == sum(t["wins"] for t in many["seats"].values())
+    assert many["win_rate"] == many["wins"] / 12 and many["invalid_moves"] == 0
 
 
 def test_recipe_trains_and_writes_its_outputs(tiny_model_path, tmp_path):
