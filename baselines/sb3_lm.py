@@ -99,31 +99,6 @@ class Args:
 
 
 # ---- evaluation ---------------------------------------------------------------------------
-def evaluate(
-    env_id: str, player: Any, opponent: str, games: int, seed: int, progress: bool = False
-) -> dict[str, Any]:
-    """``player`` against ``opponent`` for ``games`` games in each seat: W/D/L per seat and overall.
-
-    ``player`` is any opponent spec the arena takes (a ``Bot``, a callable, an ``hf:`` policy).
-    """
-    from selfplay_gym.core.arena import play_match
-
-    result = play_match(
-        env_id, [player, opponent], 2 * games, seed=seed, names=["lm", opponent], progress=progress
-    )
-    lm = result.players[0]
-    return {
-        "opponent": opponent,
-        "games": lm.games,
-        "wins": lm.wins,
-        "draws": lm.draws,
-        "losses": lm.losses,
-        "win_rate": lm.win_rate,
-        "invalid_moves": lm.invalid_moves,
-        "seats": lm.seat_results,
-    }
-
-
 def _table(title: str, rows: list[dict[str, Any]]) -> str:
     from selfplay_gym.core.tables import format_table
 
@@ -157,14 +132,14 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
     return format_table(title, header, lines)
 
 
-def evaluate_batched(
+def evaluate(
     env_id: str, policy: Any, opponent: str, games: int, seed: int, num_envs: int = 64
 ) -> dict[str, Any]:
     """``policy`` (batched, with ``act``) against ``opponent`` for ``games`` games in each seat.
 
     The rollout engine plays up to ``num_envs`` games at once, so each of the policy's moves
     is one batched call. A game is a win if the policy's return is positive, a loss if
-    negative. Returns the same fields as :func:`evaluate`.
+    negative. Returns W/D/L overall and per seat (``seats``), the win rate and the invalid moves.
     """
     from selfplay_gym.rollout import RolloutEngine
 
@@ -228,7 +203,7 @@ def _evaluate_model(
         )
         print(f"evaluating the {label} model, {mode} ({4 * args.eval_games} games) ...")
         tables[mode] = [
-            evaluate_batched(args.env_id, player, opp, args.eval_games, 10_000)
+            evaluate(args.env_id, player, opp, args.eval_games, 10_000)
             for opp in ("random", "strong")
         ]
         print(_table(f"{label} model, {mode} moves", tables[mode]))
@@ -277,7 +252,6 @@ def train(args: Args) -> dict[str, Any]:
     from selfplay_gym.baselines.sb3_lm_policy import (
         LMActorCriticPolicy,
         LMBatchPolicy,
-        LMSnapshotBot,
     )
     from selfplay_gym.league import League
     from selfplay_gym.wrappers import TokenView
@@ -345,9 +319,6 @@ def train(args: Args) -> dict[str, Any]:
     )
     policy: LMActorCriticPolicy = model.policy
 
-    def greedy_bot() -> LMSnapshotBot:
-        return LMSnapshotBot(policy, token_view, greedy=True)
-
     # Before: the untrained model, saved and loaded back as a Hugging Face directory.
     initial = out / "initial_model"
     policy.save_lm(initial, tokenizer)
@@ -374,18 +345,18 @@ def train(args: Args) -> dict[str, Any]:
         def _on_rollout_end(self) -> None:
             self.updates += 1
             if self.updates % args.snapshot_every == 0:
-                league.add_snapshot(_Snapshotter(greedy_bot))
+                league.add_snapshot(_Snapshotter(policy, token_view))
             if self.updates % args.eval_every == 0:
                 _curve_point(self.num_timesteps)
 
     def _curve_point(timesteps: int) -> None:
         point: dict[str, Any] = {"timesteps": int(timesteps)}
         for mode in MODES:
-            batch_policy = LMBatchPolicy(
+            batch_policy = LMBatchPolicy.from_policy(
                 policy, token_view, greedy=mode == "greedy", seed=args.seed
             )
             games = args.curve_games // 2
-            point[mode] = evaluate_batched(args.env_id, batch_policy, "random", games, seed=20_000)[
+            point[mode] = evaluate(args.env_id, batch_policy, "random", games, seed=20_000)[
                 "win_rate"
             ]
         recent = train_results[-100:]
@@ -438,15 +409,18 @@ def train(args: Args) -> dict[str, Any]:
 
 
 class _Snapshotter:
-    """What :meth:`League.add_snapshot` copies: its ``snapshot()`` freezes the learner's LM."""
+    """What :meth:`League.add_snapshot` copies: its ``snapshot()`` freezes the learner's LM.
 
-    def __init__(self, make_bot: Any):
-        self._make_bot = make_bot
+    Snapshots sample their moves, so the learner meets varied play.
+    """
+
+    def __init__(self, policy: Any, view: Any):
+        self._policy, self._view = policy, view
 
     def snapshot(self) -> Any:
-        bot = self._make_bot()
-        bot.greedy = False  # opponents sample, so the learner meets varied play
-        return bot
+        from selfplay_gym.baselines.sb3_lm_policy import LMSnapshotBot
+
+        return LMSnapshotBot(self._policy, self._view)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

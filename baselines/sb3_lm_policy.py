@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -303,6 +303,39 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         return os.fspath(path)
 
 
+def _move_logits(
+    scorer: LMScorer,
+    view: Any,
+    temperature: float,
+    observations: Sequence[str],
+    infos: Sequence[Mapping[str, Any]],
+) -> np.ndarray:
+    """``[n, K]`` logits of every move for each prompt (one batched pass), illegal moves ``-inf``.
+
+    The prompts are rendered by ``view`` (a :class:`~selfplay_gym.wrappers.TokenView`), keep
+    their newest ``view.max_prompt_tokens`` tokens, and are left-padded into one batch.
+    """
+    width = view.max_prompt_tokens
+    prompts = [view.prompt_ids(o, i)[-width:] for o, i in zip(observations, infos, strict=True)]
+    length = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), length), view.pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), length), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        ids[row, length - len(p) :] = torch.as_tensor(p)
+        attention[row, length - len(p) :] = 1
+    with torch.inference_mode():
+        scores, _ = scorer(ids, attention)
+    logits = scores.double().numpy() / temperature
+    for row, info in enumerate(infos):
+        legal = np.asarray(info.get("action_mask", np.zeros(logits.shape[1])), dtype=bool)
+        logits[row, ~legal] = -np.inf
+    return logits
+
+
+def _frozen(scorer: LMScorer) -> LMScorer:
+    return copy.deepcopy(scorer).eval().requires_grad_(False)
+
+
 class LMSnapshotBot(Bot):
     """A frozen copy of an :class:`LMActorCriticPolicy`'s LM playing a seat (a league snapshot).
 
@@ -319,7 +352,7 @@ class LMSnapshotBot(Bot):
 
     def __init__(self, policy: LMActorCriticPolicy, view: Any, greedy: bool = False):
         super().__init__()
-        self.scorer = copy.deepcopy(policy.scorer).eval().requires_grad_(False)
+        self.scorer = _frozen(policy.scorer)
         self.temperature = policy.temperature
         self.view = view
         self.greedy = greedy
@@ -327,42 +360,44 @@ class LMSnapshotBot(Bot):
     def act(self, env: Any, agent: str) -> int:
         """Sample the move of ``agent`` from the frozen LM's distribution over its legal moves."""
         info = env.infos[agent]
-        mask = np.asarray(info["action_mask"], dtype=bool)
-        ids = self.view.prompt_ids(env.observe(agent), info)[-self.view.max_prompt_tokens :]
-        with torch.inference_mode():
-            scores, _ = self.scorer(
-                torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long)
-            )
-        logits = scores[0].double().numpy() / self.temperature
-        logits[~mask] = -np.inf
+        logits = _move_logits(
+            self.scorer, self.view, self.temperature, [env.observe(agent)], [info]
+        )[0]
         if self.greedy:
             return int(np.argmax(logits))
-        legal = np.flatnonzero(mask)
+        legal = np.flatnonzero(np.isfinite(logits))
         weights = np.exp(logits[legal] - logits[legal].max())
         return int(self.rng.choices(legal.tolist(), weights=weights.tolist())[0])
 
 
 class LMBatchPolicy:
-    """A frozen copy of an :class:`LMActorCriticPolicy`'s LM as a batched policy (``act``).
+    """A frozen causal LM as a batched policy (``act``) over a game's moves.
 
     For :class:`~selfplay_gym.rollout.RolloutEngine`: one call scores the legal moves of every
     pending game in one forward pass, so evaluating many games at once costs a few batched
     passes per move instead of one pass per game and move. Same distribution as
-    :class:`LMSnapshotBot` (and as the ``hf:`` policy in score mode).
+    :class:`LMSnapshotBot` (and as the ``hf:`` policy in score mode). Build it from a training
+    policy (:meth:`from_policy`) or from a saved model (:meth:`from_pretrained`).
 
     Args:
-        policy: The policy to copy (its LM is deep-copied and frozen).
+        scorer: The :class:`LMScorer` to play (used as given: frozen, never trained).
         view: The :class:`~selfplay_gym.wrappers.TokenView` whose tokenizer and prompt rules to use.
+        temperature: Divides the log-likelihoods before the softmax.
         greedy: Play the most likely move instead of sampling.
         seed: Seed of the sampling generator.
     """
 
-    mode = "act"
-
-    def __init__(self, policy: LMActorCriticPolicy, view: Any, greedy: bool = False, seed: int = 0):
-        self._setup(copy.deepcopy(policy.scorer), policy.temperature, view, greedy, seed)
-
-    def _setup(self, scorer: LMScorer, temperature: float, view: Any, greedy: bool, seed: int):
+    def __init__(
+        self,
+        scorer: LMScorer,
+        view: Any,
+        *,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        seed: int = 0,
+    ):
+        if temperature <= 0:
+            raise ValueError(f"expected temperature > 0, got {temperature}")
         self.scorer = scorer.eval().requires_grad_(False)
         self.temperature = temperature
         self.view = view
@@ -370,49 +405,34 @@ class LMBatchPolicy:
         self.rng = np.random.default_rng(seed)
 
     @classmethod
+    def from_policy(
+        cls, policy: LMActorCriticPolicy, view: Any, *, greedy: bool = False, seed: int = 0
+    ) -> LMBatchPolicy:
+        """A frozen copy of ``policy``'s LM, at the policy's temperature."""
+        return cls(
+            _frozen(policy.scorer), view, temperature=policy.temperature, greedy=greedy, seed=seed
+        )
+
+    @classmethod
     def from_pretrained(
-        cls,
-        path: str | os.PathLike[str],
-        view: Any,
-        *,
-        temperature: float = 1.0,
-        greedy: bool = False,
-        seed: int = 0,
+        cls, path: str | os.PathLike[str], view: Any, **kwargs: Any
     ) -> LMBatchPolicy:
         """The causal LM saved at ``path`` (e.g. by :meth:`LMActorCriticPolicy.save_lm`)."""
-        if temperature <= 0:
-            raise ValueError(f"expected temperature > 0, got {temperature}")
-        self = cls.__new__(cls)
-        scorer = LMScorer(os.fspath(path), view.candidate_ids, view.pad_id)
-        self._setup(scorer, temperature, view, greedy, seed)
-        return self
+        return cls(LMScorer(os.fspath(path), view.candidate_ids, view.pad_id), view, **kwargs)
 
-    def act(self, observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
+    def act(self, observations: Sequence[str], infos: Sequence[Mapping[str, Any]]) -> list[str]:
         """The move name chosen for each observation (``""`` where no move is legal)."""
-        width = self.view.max_prompt_tokens
-        prompts = [
-            self.view.prompt_ids(o, i)[-width:] for o, i in zip(observations, infos, strict=True)
-        ]
-        length = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), length), self.view.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), length), dtype=torch.long)
-        for row, p in enumerate(prompts):
-            ids[row, length - len(p) :] = torch.as_tensor(p)
-            mask[row, length - len(p) :] = 1
-        with torch.inference_mode():
-            scores, _ = self.scorer(ids, mask)
-        logits = scores.double().numpy() / self.temperature
+        logits = _move_logits(self.scorer, self.view, self.temperature, observations, infos)
         moves = []
-        for row, info in enumerate(infos):
-            legal = np.flatnonzero(np.asarray(info.get("action_mask", ()), dtype=bool))
+        for row in logits:
+            legal = np.flatnonzero(np.isfinite(row))
             if not len(legal):
                 moves.append("")
                 continue
-            values = logits[row, legal]
             if self.greedy:
-                pick = legal[int(np.argmax(values))]
+                pick = legal[int(np.argmax(row[legal]))]
             else:
-                weights = np.exp(values - values.max())
+                weights = np.exp(row[legal] - row[legal].max())
                 pick = self.rng.choice(legal, p=weights / weights.sum())
             moves.append(self.view.move_names[int(pick)])
         return moves

@@ -237,13 +237,13 @@ def test_snapshot_bot_is_frozen_legal_and_replays_its_seed(tiny_model_path, toke
 def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(
     tiny_model_path, tokenizer, tmp_path
 ):
-    from selfplay_gym.baselines.sb3_lm import evaluate, evaluate_batched
+    from selfplay_gym.baselines.sb3_lm import evaluate
     from selfplay_gym.baselines.sb3_lm_policy import LMBatchPolicy
 
     env = token_env(tokenizer)
     policy = make_policy(env, tiny_model_path)
     # Positions at several depths, scored together: the same move as the one-at-a-time bot.
-    games, observations, infos, expected = [], [], [], []
+    observations, infos, expected = [], [], []
     bot = LMSnapshotBot(policy, env, greedy=True)
     for seed in range(6):
         game = selfplay_gym.make(TTT)
@@ -252,14 +252,13 @@ def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(
             agent = game.agent_selection
             game.step(int(np.flatnonzero(game.infos[agent]["action_mask"])[seed % 2]))
         agent = game.agent_selection
-        games.append(game)
         observations.append(game.observe(agent))
         infos.append(game.infos[agent])
         expected.append(env.move_names[bot.act(game.unwrapped, agent)])
-    batch_policy = LMBatchPolicy(policy, env, greedy=True)
+    batch_policy = LMBatchPolicy.from_policy(policy, env, greedy=True)
     assert batch_policy.act(observations, infos) == expected
     # Sampled moves are always legal, and a position without legal moves gets "".
-    sampler = LMBatchPolicy(policy, env, greedy=False, seed=3)
+    sampler = LMBatchPolicy.from_policy(policy, env, greedy=False, seed=3)
     for _ in range(5):
         for info, move in zip(infos, sampler.act(observations, infos), strict=True):
             assert move in info["legal_actions"]
@@ -268,15 +267,15 @@ def test_batch_policy_plays_the_snapshot_bots_greedy_moves_in_one_call(
     saved = policy.save_lm(tmp_path / "model", tokenizer)
     loaded = LMBatchPolicy.from_pretrained(saved, env, temperature=policy.temperature, greedy=True)
     assert loaded.act(observations, infos) == expected
-    # A batched match tallies every game once, per seat, as the sequential arena does.
-    one = evaluate(TTT, bot, "random", 6, seed=7)
-    many = evaluate_batched(TTT, batch_policy, "random", 6, seed=7, num_envs=4)
-    assert many["games"] == one["games"] == 12
-    assert set(many["seats"]) == {"player_0", "player_1"}
-    for tally in many["seats"].values():
-        assert tally["wins"] + tally["draws"] + tally["losses"] == 6
-    assert many["wins"] == sum(t["wins"] for t in many["seats"].values())
-    assert many["win_rate"] == many["wins"] / 12 and many["invalid_moves"] == 0
+    # A batched match tallies every game once, per seat; minimax never loses a game.
+    for opponent in ("random", "strong"):
+        result = evaluate(TTT, batch_policy, opponent, 6, seed=7, num_envs=4)
+        assert result["games"] == 12 and set(result["seats"]) == {"player_0", "player_1"}
+        for tally in result["seats"].values():
+            assert tally["wins"] + tally["draws"] + tally["losses"] == 6
+        assert result["wins"] == sum(t["wins"] for t in result["seats"].values())
+        assert result["win_rate"] == result["wins"] / 12 and result["invalid_moves"] == 0
+    assert result["wins"] == 0  # against strong
 
 
 def test_recipe_trains_and_writes_its_outputs(tiny_model_path, tmp_path):
