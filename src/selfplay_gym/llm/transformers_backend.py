@@ -12,6 +12,8 @@ Needs the ``llm`` extra (``pip install selfplay-gym[llm]``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -345,10 +347,14 @@ def cache_kwargs(model: Any, cache: Any) -> dict[str, Any]:
     Recent transformers 5.x name it ``cache`` and deprecate ``past_key_values`` (to be removed
     in 5.40); older versions only know ``past_key_values``.
     """
-    import inspect
+    return {_cache_arg(type(model)): cache}
 
-    params = inspect.signature(model.forward).parameters
-    return {"cache" if "cache" in params else "past_key_values": cache}
+
+@functools.cache
+def _cache_arg(model_class: type) -> str:
+    """The forward's name for the KV cache (looked up once per model class, not per call)."""
+    params = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def output_cache(output: Any) -> Any:
