@@ -93,8 +93,6 @@ class Game:
     """Default passes over each rollout."""
     magnet_kl: float = 0.0
     """Default weight of the KL penalty toward the magnet policy (0: plain PPO)."""
-    snapshot_moves: str = "sample"
-    """Default of :attr:`Args.snapshot_moves`."""
     magnet_every: int = 10
     """Default PPO updates between magnet replacements."""
 
@@ -190,11 +188,10 @@ class Args:
     entropy bonus (see :class:`MagnetPPO`)."""
     magnet_every: int | None = None
     """PPO updates between magnet replacements; ``None``: the game's default."""
-    snapshot_moves: str | None = None
+    snapshot_moves: str = "sample"
     """How league snapshots play: ``sample`` (from the policy's distribution; needed where
     the equilibrium is mixed, as in poker) or ``greedy`` (the most likely move: a snapshot then
-    always takes a win it sees, so the learner is punished for leaving one open);
-    ``None``: the game's default."""
+    always takes a win it sees; in TicTacToe this made O lose more to minimax, see the docs)."""
     average_from: float = 0.5
     """Kuhn Poker: the reported average strategy averages the snapshots taken after this
     fraction of training (0: all of them; the early ones are near-uniform and slow it down)."""
@@ -546,7 +543,6 @@ def train(args: Args) -> dict[str, Any]:
         n_epochs=args.n_epochs or game.n_epochs,
         magnet_kl=game.magnet_kl if args.magnet_kl is None else args.magnet_kl,
         magnet_every=args.magnet_every or game.magnet_every,
-        snapshot_moves=args.snapshot_moves or game.snapshot_moves,
         learning_rate_decay=args.learning_rate_decay
         or ("yes" if game.learning_rate_decay else "no"),
     )
