@@ -73,14 +73,50 @@ class LMScorer(nn.Module):
             if isinstance(module, nn.Dropout):
                 module.p = 0.0
         self.lm = model
-        width = max(len(c) for c in candidate_ids)
-        cands = torch.full((len(candidate_ids), width), pad_id, dtype=torch.long)
-        cand_mask = torch.zeros((len(candidate_ids), width), dtype=torch.long)
-        for row, ids in enumerate(candidate_ids):
-            cands[row, : len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
-            cand_mask[row, : len(ids)] = 1
-        self.register_buffer("cands", cands, persistent=False)
-        self.register_buffer("cand_mask", cand_mask, persistent=False)
+        # The moves as a trie of their proper prefixes: node ``i`` is one input token, seen by
+        # the nodes below it. A move of tokens t_0..t_m is scored by reading t_0 off the
+        # prompt's last position and t_j off the node of t_0..t_{j-1}; its last token is never
+        # an input. Moves that open alike (``[0]`` .. ``[8]`` all open with ``[``) share nodes.
+        nodes: dict[tuple[int, ...], int] = {}
+        tokens, parents, depths = [], [], []
+        reads = []  # per move: (node its token is read at, -1 for the prompt; the token)
+        for ids in candidate_ids:
+            ids = [int(t) for t in ids]
+            at, steps = -1, []
+            for j, token in enumerate(ids):
+                steps.append((at, token))
+                if j == len(ids) - 1:
+                    break
+                prefix = tuple(ids[: j + 1])
+                if prefix not in nodes:
+                    nodes[prefix] = len(tokens)
+                    tokens.append(token)
+                    parents.append(at)
+                    depths.append(j)
+                at = nodes[prefix]
+            reads.append(steps)
+        width = max(len(r) for r in reads)
+        read_at = torch.zeros((len(reads), width), dtype=torch.long)
+        read_token = torch.zeros((len(reads), width), dtype=torch.long)
+        read_mask = torch.zeros((len(reads), width))
+        for row, steps in enumerate(reads):
+            for j, (at, token) in enumerate(steps):
+                read_at[row, j] = at + 1  # 0: the prompt's last position; i + 1: node i
+                read_token[row, j] = token
+                read_mask[row, j] = 1.0
+        # sees[i, j]: node j is node i or one of its ancestors.
+        sees = torch.eye(len(tokens), dtype=torch.bool)
+        for i, parent in enumerate(parents):
+            if parent >= 0:
+                sees[i] |= sees[parent]
+        self.num_moves = len(reads)
+        self.register_buffer("node_ids", torch.tensor(tokens, dtype=torch.long), persistent=False)
+        self.register_buffer("node_depth", torch.tensor(depths, dtype=torch.long), persistent=False)
+        self.register_buffer("node_sees", sees, persistent=False)
+        self.register_buffer("read_at", read_at, persistent=False)
+        self.register_buffer("read_token", read_token, persistent=False)
+        self.register_buffer("read_mask", read_mask, persistent=False)
+        self._filler = int(candidate_ids[0][0])
 
     @property
     def hidden_size(self) -> int:
@@ -98,10 +134,12 @@ class LMScorer(nn.Module):
         * **shared prefixes**: rows are grouped by their opening tokens, and the tokens a group
           has in common (a game's rules, the chat template: most of a prompt) run once, as a
           batch of one whose KV cache every row of the group reads;
-        * **packed moves**: after its own tokens, each row holds all ``K`` moves, and a block
-          attention mask lets every move see the prompt and its own earlier tokens only, with
-          positions continuing from the prompt's end; so the moves cost ``K * W`` extra tokens
-          per row instead of ``K`` copies of the prompt.
+        * **packed moves**: after its own tokens, each row holds the moves as a trie of their
+          proper prefixes (a move's last token is only read, never fed; moves opening alike
+          share their opening nodes), and a block attention mask lets each node see the prompt
+          and its own ancestors only, with positions continuing from the prompt's end; so the
+          nine TicTacToe moves ``[0]`` .. ``[8]`` cost 10 extra tokens per row (``[`` and
+          ``[0`` .. ``[8``) instead of nine copies of the prompt.
 
         Gradients flow through both (a shared prefix gets the sum of its rows' gradients).
         """
@@ -113,7 +151,7 @@ class LMScorer(nn.Module):
         for r, ids in enumerate(rows):
             groups.setdefault(tuple(ids[: self.group_key].tolist()), []).append(r)
         batch = len(rows)
-        scores = input_ids.new_zeros((batch, self.cands.shape[0]), dtype=torch.float32)
+        scores = input_ids.new_zeros((batch, self.num_moves), dtype=torch.float32)
         hidden = None
         for members in groups.values():
             group_scores, group_hidden = self._score_group([rows[r] for r in members])
@@ -125,8 +163,6 @@ class LMScorer(nn.Module):
         return scores, hidden
 
     def _score_group(self, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        cands, cand_mask = self.cands, self.cand_mask
-        k, width = cands.shape
         device = rows[0].device
         n = len(rows)
         # The longest prefix all rows share, leaving each row at least one token of its own.
@@ -145,58 +181,48 @@ class LMScorer(nn.Module):
         # Each row's own tokens, left-padded so that every row's last token is in one column.
         tails = [r[prefix_len:] for r in rows]
         length = max(len(t) for t in tails)
-        own = torch.full((n, length), int(cands[0, 0]), dtype=torch.long, device=device)
+        own = torch.full((n, length), self._filler, dtype=torch.long, device=device)
         own_mask = torch.zeros((n, length), dtype=torch.long, device=device)
         for i, t in enumerate(tails):
             own[i, length - len(t) :] = t
             own_mask[i, length - len(t) :] = 1
 
-        ids = torch.cat([own, cands.reshape(1, -1).expand(n, -1)], dim=1)
+        nodes = len(self.node_ids)
+        ids = torch.cat([own, self.node_ids[None].expand(n, -1)], dim=1)
         positions = prefix_len + (own_mask.cumsum(-1) - 1).clamp(min=0)
-        cand_pos = positions[:, -1:] + 1 + torch.arange(width, device=device).repeat(k)
-        mask = self._block_mask(own_mask, k, width, prefix_len)
-        # Logits only where they are read: the prompt's last position predicts every move's
-        # first token, and a move's token j predicts its token j + 1.
-        keep = [length - 1] + [length + c * width + j for c in range(k) for j in range(width - 1)]
+        node_pos = positions[:, -1:] + 1 + self.node_depth[None]
+        mask = self._block_mask(own_mask, prefix_len)
+        # Logits only where they are read: the prompt's last position, and every node.
+        keep = torch.arange(length - 1, length + nodes, device=device)
         out = self.lm(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=torch.cat([positions, cand_pos], dim=1),
+            position_ids=torch.cat([positions, node_pos], dim=1),
             **cache_kwargs(self.lm, cache),
             output_hidden_states=True,
             use_cache=cache is not None,
-            logits_to_keep=torch.tensor(keep, device=device),
+            logits_to_keep=keep,
         )
         hidden = out.hidden_states[-1][:, length - 1]
-        logp = torch.log_softmax(out.logits.float(), dim=-1)  # [n, 1 + K*(W-1), V]
-        scores = logp[:, 0, :][:, cands[:, 0]]  # [n, K]
-        if width > 1:
-            rest = logp[:, 1:].reshape(n, k, width - 1, -1)
-            picked = rest.gather(-1, cands[None, :, 1:, None].expand(n, -1, -1, 1))[..., 0]
-            scores = scores + (picked * cand_mask[None, :, 1:]).sum(-1)
-        return scores, hidden
+        logp = torch.log_softmax(out.logits.float(), dim=-1)  # [n, 1 + nodes, V]
+        picked = logp[:, self.read_at, self.read_token]  # [n, K, W]
+        return (picked * self.read_mask).sum(-1), hidden
 
-    def _block_mask(
-        self, own_mask: torch.Tensor, k: int, width: int, prefix_len: int
-    ) -> torch.Tensor:
-        """The additive ``[n, 1, T, prefix_len + T]`` mask of a row's own tokens followed by ``k`` moves.
+    def _block_mask(self, own_mask: torch.Tensor, prefix_len: int) -> torch.Tensor:
+        """The additive ``[n, 1, T, prefix_len + T]`` mask of a row's own tokens followed by the move trie.
 
         Every query sees the whole shared prefix; a row's own tokens see themselves causally
-        (padding excluded); a move sees the row's tokens and its own earlier tokens.
+        (padding excluded); a trie node sees the row's tokens, its ancestors and itself.
         """
         n, length = own_mask.shape
         device = own_mask.device
-        total = length + k * width
-        idx = torch.arange(total, device=device)
-        # Which block each position is in: -1 for the row's own tokens, c for move c.
-        block = torch.where(idx < length, -1, (idx - length) // width)
-        causal = idx[:, None] >= idx[None, :]
-        same_block = block[:, None] == block[None, :]
-        sees_prompt = block[None, :] == -1
-        allowed = causal & (same_block | sees_prompt)  # [T, T]
-        real = torch.cat(
-            [own_mask.bool(), self.cand_mask.reshape(1, -1).bool().expand(n, -1)], dim=1
-        )
+        nodes = len(self.node_ids)
+        total = length + nodes
+        allowed = torch.zeros((total, total), dtype=torch.bool, device=device)
+        allowed[:length, :length] = torch.ones((length, length), dtype=torch.bool, device=device).tril()
+        allowed[length:, :length] = True
+        allowed[length:, length:] = self.node_sees
+        real = torch.cat([own_mask.bool(), own_mask.new_ones((n, nodes), dtype=torch.bool)], dim=1)
         allowed = allowed[None] & real[:, None, :]
         # A padding position sees itself, so that no row of the softmax is empty.
         allowed = allowed | torch.eye(total, dtype=torch.bool, device=device)[None]

@@ -123,6 +123,31 @@ def test_scorer_rows_do_not_depend_on_the_rest_of_the_batch(tiny_model_path, tok
     np.testing.assert_allclose(together.numpy(), torch.stack(alone).numpy(), atol=1e-4)
 
 
+def test_scorer_trie_scores_moves_of_any_shape_like_separate_passes(tiny_model_path, tokenizer):
+    """Moves of 1-4 tokens, some sharing openings, one a prefix of another: the packed trie
+    gives each move the summed log-prob of a plain forward pass over prompt + move."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
+    moves = [[5], [5, 9], [5, 9, 11, 3], [5, 12], [7, 9, 11], [7], [30, 30]]
+    env = token_env(tokenizer)
+    obs, _ = some_positions(env)
+    scorer = LMScorer(model, moves, env.pad_id)
+    assert len(scorer.node_ids) == 6  # 5, 5 9, 5 9 11, 7, 7 9, 30
+    b = batch(obs)
+    with torch.no_grad():
+        scores, _ = scorer(b["input_ids"], b["attention_mask"])
+        for row, o in enumerate(obs):
+            prompt = [int(t) for t, m in zip(o["input_ids"], o["attention_mask"], strict=True) if m]
+            for k, move in enumerate(moves):
+                ids = torch.tensor([prompt + move])
+                logp = torch.log_softmax(model(input_ids=ids).logits.float(), -1)[0]
+                expected = sum(
+                    float(logp[len(prompt) - 1 + j, t]) for j, t in enumerate(move)
+                )
+                assert abs(float(scores[row, k]) - expected) < 1e-4, (row, move)
+
+
 def make_policy(env, tiny_model_path, lr=1e-3):
     return LMActorCriticPolicy(
         env.observation_space,
