@@ -76,6 +76,10 @@ class Args:
     likelihoods needs; the evaluation's sampled mode plays at 1/temperature sharper odds too)."""
     detach_value: bool = False
     """Keep the value loss's gradient out of the LM (the value head still trains)."""
+    history_lines: int | None = None
+    """Newest lines of the move history kept in the prompt (``None``: all, the env's default;
+    ``0``: none, the prompt is the rules and the board, so every board sits at the same
+    token positions)."""
     max_prompt_tokens: int = 384
     """Width of the token view (longer prompts keep their newest tokens; they are counted)."""
     league_rule: str = "uniform"
@@ -133,7 +137,13 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
 
 
 def evaluate(
-    env_id: str, policy: Any, opponent: str, games: int, seed: int, num_envs: int = 64
+    env_id: str,
+    policy: Any,
+    opponent: str,
+    games: int,
+    seed: int,
+    num_envs: int = 64,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``policy`` (batched, with ``act``) against ``opponent`` for ``games`` games in each seat.
 
@@ -153,6 +163,7 @@ def evaluate(
         num_envs=min(num_envs, 2 * games),
         mapping=seat_of,
         seed=seed,
+        env_kwargs=env_kwargs,
     )
     engine.run(2 * games)
     seats: dict[str, dict[str, int]] = {}
@@ -180,6 +191,11 @@ def evaluate(
     }
 
 
+def _env_kwargs(args: Args) -> dict[str, Any]:
+    """Keywords of the game's env (training and evaluation play the same prompts)."""
+    return {} if args.history_lines is None else {"history_lines": args.history_lines}
+
+
 MODES = ("sampled", "greedy")
 """The two ways the model is evaluated: its PPO policy (moves sampled at the policy's
 temperature), and its likeliest move."""
@@ -203,7 +219,9 @@ def _evaluate_model(
         )
         print(f"evaluating the {label} model, {mode} ({4 * args.eval_games} games) ...")
         tables[mode] = [
-            evaluate(args.env_id, player, opp, args.eval_games, 10_000)
+            evaluate(
+                args.env_id, player, opp, args.eval_games, 10_000, env_kwargs=_env_kwargs(args)
+            )
             for opp in ("random", "strong")
         ]
         print(_table(f"{label} model, {mode} moves", tables[mode]))
@@ -284,7 +302,9 @@ def train(args: Args) -> dict[str, Any]:
 
     def make_env(rank: int):
         def thunk():
-            view = selfplay_gym.make_single_agent(args.env_id, learner="any", opponent=league)
+            view = selfplay_gym.make_single_agent(
+                args.env_id, learner="any", opponent=league, **_env_kwargs(args)
+            )
             env = TokenView(view, tokenizer, max_prompt_tokens=args.max_prompt_tokens)
             env.reset(seed=args.seed * 1000 + rank)
             return env
@@ -356,9 +376,14 @@ def train(args: Args) -> dict[str, Any]:
                 policy, token_view, greedy=mode == "greedy", seed=args.seed
             )
             games = args.curve_games // 2
-            point[mode] = evaluate(args.env_id, batch_policy, "random", games, seed=20_000)[
-                "win_rate"
-            ]
+            point[mode] = evaluate(
+                args.env_id,
+                batch_policy,
+                "random",
+                games,
+                seed=20_000,
+                env_kwargs=_env_kwargs(args),
+            )["win_rate"]
         recent = train_results[-100:]
         point["train_win_rate"] = (sum(r > 0 for r in recent) / len(recent)) if recent else None
         point["minutes"] = (time.perf_counter() - started) / 60

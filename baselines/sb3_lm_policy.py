@@ -219,7 +219,9 @@ class LMScorer(nn.Module):
         nodes = len(self.node_ids)
         total = length + nodes
         allowed = torch.zeros((total, total), dtype=torch.bool, device=device)
-        allowed[:length, :length] = torch.ones((length, length), dtype=torch.bool, device=device).tril()
+        allowed[:length, :length] = torch.ones(
+            (length, length), dtype=torch.bool, device=device
+        ).tril()
         allowed[length:, :length] = True
         allowed[length:, length:] = self.node_sees
         real = torch.cat([own_mask.bool(), own_mask.new_ones((n, nodes), dtype=torch.bool)], dim=1)

@@ -88,7 +88,7 @@ def test_opponents_resolve_by_name_bot_or_callable():
         return info["legal_actions"][0]
 
     assert resolve_opponent("selfplay/TicTacToe-v0", policy) is policy
-    with pytest.raises(ValueError, match=r"expected one of \['random', 'strong'\]"):
+    with pytest.raises(ValueError, match=r"expected one of \['random', 'strong', 'tactical'\]"):
         resolve_opponent("selfplay/TicTacToe-v0", "grandmaster")
     with pytest.raises(TypeError, match="got int"):
         resolve_opponent("selfplay/TicTacToe-v0", 3)

@@ -62,6 +62,31 @@ def test_small_prompt_caps_keep_the_position_and_drop_the_oldest_history():
     assert "Hand 1 of 40" not in observation  # the oldest hands went first
 
 
+def test_history_lines_keeps_the_newest_moves_or_only_the_position():
+    def prompt(**kwargs):
+        env = selfplay_gym.make("selfplay/TicTacToe-v0", **kwargs)
+        env.reset(seed=0)
+        for move in ("[4]", "[0]", "[8]"):
+            env.step(move)
+        return env.observe("player_1"), env.infos["player_1"]["messages"][-1]["content"]
+
+    full, _ = prompt()
+    assert all(f"takes cell {c}." in full for c in (4, 0, 8))
+    two, _ = prompt(history_lines=2)
+    assert "(1 earlier lines omitted)" in two and "takes cell 4." not in two
+    assert "player_1 (O) takes cell 0." in two and "player_0 (X) takes cell 8." in two
+    none, user = prompt(history_lines=0)
+    assert "takes cell" not in none and "no moves yet" not in none
+    # The position and the legal moves are all that is left of the user's part.
+    assert user.startswith("Board:\n O | 1 | 2") and user.endswith(
+        "Legal moves: [1], [2], [3], [5], [6], [7]"
+    )
+    assert full.endswith(user) and none.endswith(user)
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="history_lines"):
+            selfplay_gym.make("selfplay/TicTacToe-v0", history_lines=bad)
+
+
 def test_the_invalid_move_policy_is_fixed_at_construction():
     env = selfplay_gym.make(
         "selfplay/TicTacToe-v0", invalid_move={"mode": "retry", "retry_budget": 1}

@@ -13,7 +13,7 @@ from selfplay_gym.core.bots import Bot
 from selfplay_gym.core.parsers import ParseResult
 from selfplay_gym.core.text_game import TurnBasedTextEnv
 
-__all__ = ["TicTacToeEnv", "PerfectTicTacToeBot"]
+__all__ = ["TicTacToeEnv", "PerfectTicTacToeBot", "TacticalTicTacToeBot", "tactical_cells"]
 
 _LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
 _BOARD = " {} | {} | {}\n---+---+---\n {} | {} | {}\n---+---+---\n {} | {} | {}"
@@ -224,3 +224,39 @@ class PerfectTicTacToeBot(Bot):
         board = [code[v] for v in view["board"]]
         cells = optimal_cells(board, code[view["mark"]])
         return f"[{self.rng.choice(cells)}]"
+
+
+def tactical_cells(board: Sequence[int], mover: int) -> list[int]:
+    """The cells a one-move-deep player considers.
+
+    Its winning cells if it has any, else the cells that block the other player's immediate
+    wins, else every free cell.
+    """
+    free = [c for c in range(9) if not board[c]]
+    for mark in (mover, 3 - mover):
+        cells = [
+            c
+            for c in free
+            if any(c in line and sum(board[x] == mark for x in line) == 2 for line in _LINES)
+        ]
+        if cells:
+            return cells
+    return free
+
+
+class TacticalTicTacToeBot(Bot):
+    """Wins when it can, blocks when it must, otherwise plays at random.
+
+    Between the random bot and perfect play: it never misses a win or an immediate block, so a
+    learner's counter-threat in place of a block loses to it, yet it walks into forks. As a
+    league entry it punishes exactly the blunders that only the random bot forgives.
+    """
+
+    name = "tactical"
+
+    def act(self, env: TurnBasedTextEnv, agent: str) -> str:
+        """The text of a winning, blocking or random move for ``agent``."""
+        view = env.agent_view(agent)
+        code = {None: 0, "X": 1, "O": 2}
+        board = [code[v] for v in view["board"]]
+        return f"[{self.rng.choice(tactical_cells(board, code[view['mark']]))}]"

@@ -142,8 +142,11 @@ ENV_SPECS: tuple[SelfPlaySpec, ...] = (
     SelfPlaySpec(
         id="selfplay/TicTacToe-v0",
         entry_point=f"{_TEXT_GAMES}.tictactoe:TicTacToeEnv",
-        bots={"strong": f"{_TEXT_GAMES}.tictactoe:PerfectTicTacToeBot"},
-        summary="Tic-Tac-Toe in text (SPIRAL); strong bot: perfect play.",
+        bots={
+            "strong": f"{_TEXT_GAMES}.tictactoe:PerfectTicTacToeBot",
+            "tactical": f"{_TEXT_GAMES}.tictactoe:TacticalTicTacToeBot",
+        },
+        summary="Tic-Tac-Toe in text (SPIRAL); bots: perfect play, tactical (win, block, else random).",
     ),
     SelfPlaySpec(
         id="selfplay/KuhnPoker-v0",

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import selfplay_gym
+from selfplay_gym.core.arena import play_match
 from selfplay_gym.core.bots import RandomBot
-from selfplay_gym.envs.text_games.tictactoe import PerfectTicTacToeBot
+from selfplay_gym.envs.text_games.tictactoe import PerfectTicTacToeBot, TacticalTicTacToeBot
 
 ENV_ID = "selfplay/TicTacToe-v0"
 LINES = {
@@ -296,3 +297,38 @@ def test_two_perfect_bots_always_draw():
             {"player_0": PerfectTicTacToeBot(), "player_1": PerfectTicTacToeBot()}, seed
         )
         assert rewards == {"player_0": 0.0, "player_1": 0.0}, f"seed {seed}"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ([0, 3, 1, 4], [2]),  # X to move: 0 1 _ wins at 2 (and O's 3 4 _ threat is ignored)
+        ([0, 3, 1], [2]),  # O must block X's 0 1 _ at 2
+        ([4, 0, 3], [5]),  # O must block X's 3 4 _ at 5
+        ([4, 0, 8, 2], [1]),  # X has no win; O threatens 0 _ 2: block at 1
+        ([0, 4, 8, 2, 6], [3, 7]),  # O blocks either of X's two threats (a fork)
+        ([4], [0, 1, 2, 3, 5, 6, 7, 8]),  # nothing to win or block: any free cell
+    ],
+)
+def test_the_tactical_bot_wins_then_blocks_then_plays_any_free_cell(line, expected):
+    env = selfplay_gym.make("selfplay/TicTacToe-v0")
+    env.reset(seed=0)
+    for cell in line:
+        env.step(f"[{cell}]")
+    bot = TacticalTicTacToeBot()
+    seen = set()
+    for seed in range(60):
+        bot.reset(seed)
+        seen.add(int(bot.act(env, env.agent_selection).strip("[]")))
+    assert seen == set(expected)
+
+
+TTT = "selfplay/TicTacToe-v0"
+
+
+def test_the_tactical_bot_sits_between_random_play_and_perfect_play():
+    tactical_vs_random = play_match(TTT, ["tactical", "random"], games=200, seed=3).players[0]
+    assert tactical_vs_random.wins > 3 * tactical_vs_random.losses
+    # It walks into forks: perfect play beats it, and it never beats perfect play.
+    tactical_vs_strong = play_match(TTT, ["tactical", "strong"], games=200, seed=3).players[0]
+    assert tactical_vs_strong.wins == 0 and tactical_vs_strong.losses > 20

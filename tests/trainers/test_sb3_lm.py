@@ -142,9 +142,7 @@ def test_scorer_trie_scores_moves_of_any_shape_like_separate_passes(tiny_model_p
             for k, move in enumerate(moves):
                 ids = torch.tensor([prompt + move])
                 logp = torch.log_softmax(model(input_ids=ids).logits.float(), -1)[0]
-                expected = sum(
-                    float(logp[len(prompt) - 1 + j, t]) for j, t in enumerate(move)
-                )
+                expected = sum(float(logp[len(prompt) - 1 + j, t]) for j, t in enumerate(move))
                 assert abs(float(scores[row, k]) - expected) < 1e-4, (row, move)
 
 

@@ -252,3 +252,80 @@ def test_an_unknown_snapshot_move_rule_is_a_clear_error():
 
     with pytest.raises(ValueError, match="snapshot-moves"):
         train(Args(env="tictactoe", total_timesteps=64, snapshot_moves="argmax"))
+
+
+def _images_of(line):
+    """The move list ``line`` and its 7 images under the board's rotations and reflections."""
+    from selfplay_gym.baselines.sb3_numeric import square_symmetries
+
+    return [[perm[c] for c in line] for perm in square_symmetries(3)]
+
+
+def test_the_eight_symmetries_keep_tictactoe_lines_and_form_a_group():
+    from selfplay_gym.baselines.sb3_numeric import square_symmetries
+
+    perms = square_symmetries(3)
+    lines = {frozenset(line) for line in [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]}  # fmt: skip
+    assert len(set(perms)) == 8 and perms[0] == tuple(range(9))
+    for p in perms:
+        assert {frozenset(p[c] for c in line) for line in lines} == lines
+        for q in perms:
+            assert tuple(q[p[c]] for c in range(9)) in perms
+
+
+@pytest.mark.parametrize("line", [[4, 0, 3, 5], [0, 4, 8, 1], [1, 2], []])
+def test_the_canonical_board_shows_symmetric_positions_alike_and_moves_on_the_real_board(line):
+    from selfplay_gym.baselines.sb3_numeric import BoardSymmetry, CanonicalBoard
+
+    sym = BoardSymmetry(3)
+    seen = []
+    for image in _images_of(line):
+        # The learner plays X; scripted opponent moves come from the image line.
+        moves = iter(image[1::2])
+        env = CanonicalBoard(
+            gymnasium.make(
+                "selfplay/TicTacToe-v0",
+                numeric=True,
+                learner="player_0",
+                opponent=lambda env, agent, moves=moves: f"[{next(moves)}]",
+            ),
+            sym,
+        )
+        obs, _ = env.reset(seed=0)
+        for cell in image[0::2]:
+            # The learner's real cell, asked for in the canonical frame.
+            canonical = int(sym.perms[env._k][cell])
+            assert env.action_masks()[canonical]
+            obs, _, terminated, _, _ = env.step(canonical)
+            assert not terminated
+        game = env.unwrapped.aec_env.unwrapped
+        assert [c for c in range(9) if game.state_tensor("player_0")[c]] == sorted(image[0::2])
+        seen.append((obs.tolist(), env.action_masks().tolist()))
+        # Every legal canonical move is a free real cell.
+        free = {c for c in range(9) if c not in image}
+        assert {sym.cell(j, env._k) for j in np.flatnonzero(env.action_masks())} == free
+    assert all(s == seen[0] for s in seen)  # one canonical view for the eight images
+
+
+def test_a_symmetric_policy_bot_plays_symmetric_boards_alike(model):
+    from selfplay_gym.baselines.sb3_numeric import BoardSymmetry, PolicyBot, square_symmetries
+
+    bot = PolicyBot(model.policy, symmetry=BoardSymmetry(3))
+    plain = PolicyBot(model.policy)
+    line = [4, 0, 7]
+    probs = []
+    for image in _images_of(line):
+        env = selfplay_gym.make("selfplay/TicTacToe-v0")
+        env.reset(seed=0)
+        for cell in image:
+            env.step(f"[{cell}]")
+        probs.append((bot.probabilities(env, "player_1"), plain.probabilities(env, "player_1")))
+    for perm, (p, q) in zip(square_symmetries(3), probs, strict=True):
+        # The image's probability of cell perm[c] is the original's of cell c.
+        np.testing.assert_allclose(p[list(perm)], probs[0][0], atol=1e-6)
+        assert p.sum() == pytest.approx(1.0) and q.sum() == pytest.approx(1.0)
+    # Without the symmetry the untrained policy treats the images differently.
+    assert not all(
+        np.allclose(q[list(perm)], probs[0][1], atol=1e-3)
+        for perm, (_, q) in zip(square_symmetries(3), probs, strict=True)
+    )

@@ -59,6 +59,11 @@ class TurnBasedTextEnv(AECEnv):
             with no outcome reward (SPIRAL counts this as a draw).
         max_action_chars: Only the last this-many characters of an action are read.
         max_observation_chars: Length cap of a prompt (oldest history lines are dropped first).
+        history_lines: Keep only the newest this-many lines of the move history in prompts
+            (``None``: all of them; ``0``: none, the prompt is the rules and the current
+            position). Only for games whose position text holds everything a player may know
+            (TicTacToe's board does); a game that tells a player something once, in its
+            history, would forget it.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
     """
 
@@ -94,6 +99,7 @@ class TurnBasedTextEnv(AECEnv):
         "_roles",
         "max_action_chars",
         "max_observation_chars",
+        "history_lines",
         "max_turns",
         "_zero_mask",
         "_seed",
@@ -131,6 +137,7 @@ class TurnBasedTextEnv(AECEnv):
         max_turns: int = 50,
         max_action_chars: int = DEFAULT_MAX_ACTION_CHARS,
         max_observation_chars: int = DEFAULT_MAX_OBSERVATION_CHARS,
+        history_lines: int | None = None,
         render_mode: str | None = None,
     ):
         super().__init__()
@@ -145,6 +152,14 @@ class TurnBasedTextEnv(AECEnv):
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"expected {name} to be a positive int, got {value!r}")
+        if history_lines is not None and (
+            not isinstance(history_lines, int)
+            or isinstance(history_lines, bool)
+            or history_lines < 0
+        ):
+            raise ValueError(
+                f"expected history_lines to be None or an int >= 0, got {history_lines!r}"
+            )
         if max_observation_chars < MIN_OBSERVATION_CHARS:
             raise ValueError(
                 f"expected max_observation_chars >= {MIN_OBSERVATION_CHARS}, got {max_observation_chars}"
@@ -158,6 +173,7 @@ class TurnBasedTextEnv(AECEnv):
         self.max_turns = max_turns
         self.max_action_chars = max_action_chars
         self.max_observation_chars = max_observation_chars
+        self.history_lines = history_lines
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
         # "player_1" -> role "player", seat 1 (agents are named <role>_<index>)
@@ -528,9 +544,14 @@ class TurnBasedTextEnv(AECEnv):
 
     def _user_text(self, agent: str) -> str:
         parts = self._history[agent]
-        body = "\n".join(parts) if parts else "(no moves yet)"
         state = self._state_text(agent)
         feedback = self._feedback.get(agent, "")
+        if self.history_lines == 0:  # the position alone
+            return f"{state}\n{feedback}" if feedback else state
+        if self.history_lines is not None and len(parts) > self.history_lines:
+            kept = parts[len(parts) - self.history_lines :]
+            parts = [f"({len(parts) - len(kept)} earlier lines omitted)", *kept]
+        body = "\n".join(parts) if parts else "(no moves yet)"
         text = f"{body}\n\n{state}\n{feedback}" if feedback else f"{body}\n\n{state}"
         if len(text) + len(self._system_prompts[agent]) + 2 > self.max_observation_chars:
             text = self._fit_user_text(agent, parts, state, feedback)
