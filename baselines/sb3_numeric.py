@@ -49,8 +49,6 @@ from selfplay_gym.league import League
 __all__ = [
     "Args",
     "AverageKuhnPolicy",
-    "BoardSymmetry",
-    "CanonicalBoard",
     "Game",
     "GAMES",
     "PolicyBot",
@@ -97,11 +95,6 @@ class Game:
     """Default weight of the KL penalty toward the magnet policy (0: plain PPO)."""
     magnet_every: int = 10
     """Default PPO updates between magnet replacements."""
-    board_side: int = 0
-    """Side of the game's square board (TicTacToe 3) whose eight symmetries ``--symmetry``
-    can fold away; 0: the game has none."""
-    symmetry: bool = False
-    """Default of :attr:`Args.symmetry`."""
 
 
 GAMES = {
@@ -120,8 +113,6 @@ GAMES = {
         league_bots="random,strong",
         league_rule="uniform",
         n_epochs=10,
-        board_side=3,
-        symmetry=False,
     ),
     # One hand, paid in net chips: the classic game, in which exploitability is defined.
     "kuhn": Game(
@@ -197,12 +188,6 @@ class Args:
     entropy bonus (see :class:`MagnetPPO`)."""
     magnet_every: int | None = None
     """PPO updates between magnet replacements; ``None``: the game's default."""
-    symmetry: str | None = None
-    """``yes``: the learner (and its snapshots) sees every board turned to one canonical
-    orientation of its eight rotations and reflections, and its move is turned back (a
-    :class:`CanonicalBoard`), so positions that differ only by a symmetry share their
-    experience; ``no``: the board as it is; ``None``: the game's default. Games without a
-    square board ignore it."""
     snapshot_moves: str = "sample"
     """How league snapshots play: ``sample`` (from the policy's distribution; needed where
     the equilibrium is mixed, as in poker) or ``greedy`` (the most likely move: a snapshot then
@@ -240,113 +225,6 @@ class Args:
         return GAMES[self.env]
 
 
-def square_symmetries(side: int) -> tuple[tuple[int, ...], ...]:
-    """The eight rotations and reflections of a ``side`` x ``side`` board.
-
-    Each is a tuple whose entry ``i`` is the cell that cell ``i`` moves to (the identity first).
-    """
-    perms = []
-    for flip in (False, True):
-        for turns in range(4):
-            perm = []
-            for cell in range(side * side):
-                row, col = divmod(cell, side)
-                if flip:
-                    col = side - 1 - col
-                for _ in range(turns):
-                    row, col = col, side - 1 - row
-                perm.append(row * side + col)
-            perms.append(tuple(perm))
-    return tuple(perms)
-
-
-class BoardSymmetry:
-    """Turns a square board's state tensor to a canonical orientation, and moves back.
-
-    The state is ``planes`` stacked boards of ``side * side`` cells (TicTacToe: own marks, then
-    the opponent's). Of the eight symmetric images of a state, the canonical one is the largest
-    as a tuple; :meth:`orientation` names the symmetry that produces it.
-
-    Example:
-        >>> sym = BoardSymmetry(3, planes=2)
-        >>> state = np.zeros(18, dtype=np.float32); state[2] = 1.0   # own mark in corner 2
-        >>> k = sym.orientation(state)
-        >>> int(np.flatnonzero(sym.state(state, k))[0])              # ... turned to corner 0
-        0
-        >>> sym.cell(0, k)                                           # canonical cell 0 is cell 2
-        2
-    """
-
-    def __init__(self, side: int, planes: int = 2):
-        self.perms = np.asarray(square_symmetries(side))  # perms[k, i]: where cell i goes
-        self.inverse = np.argsort(self.perms, axis=1)  # inverse[k, j]: the cell that goes to j
-        self.planes = planes
-        self._orientations: dict[bytes, int] = {}
-
-    def orientation(self, state: np.ndarray) -> int:
-        """The symmetry that turns ``state`` to its canonical image."""
-        state = np.asarray(state, dtype=np.float32)
-        key = state.tobytes()
-        k = self._orientations.get(key)
-        if k is None:
-            images = state.reshape(self.planes, -1)[:, self.inverse]  # [planes, 8, cells]
-            keys = [tuple(images[:, k].ravel()) for k in range(len(self.perms))]
-            k = self._orientations[key] = max(range(len(keys)), key=keys.__getitem__)
-        return k
-
-    def state(self, state: np.ndarray, k: int) -> np.ndarray:
-        """``state`` turned by symmetry ``k``."""
-        planes = np.asarray(state).reshape(self.planes, -1)
-        return planes[:, self.inverse[k]].reshape(-1)
-
-    def mask(self, mask: np.ndarray, k: int) -> np.ndarray:
-        """A per-cell ``mask`` (or any per-cell vector) turned by symmetry ``k``."""
-        return np.asarray(mask)[..., self.inverse[k]]
-
-    def cell(self, action: int, k: int) -> int:
-        """The real cell of a move ``action`` chosen on the board turned by ``k``."""
-        return int(self.inverse[k][int(action)])
-
-    def unturn(self, per_cell: Any, k: int) -> Any:
-        """Per-cell values (logits, probabilities) computed on the turned board, per real cell."""
-        return per_cell[..., self.perms[k]]
-
-
-class CanonicalBoard(gymnasium.Wrapper):
-    """A numeric board-game view that shows the learner the board in canonical orientation.
-
-    Observation and action mask are turned by the symmetry that makes the state canonical
-    (:class:`BoardSymmetry`); the learner's move is turned back before it reaches the game. A
-    policy trained through it needs the same turning when it plays elsewhere
-    (:class:`PolicyBot` with ``symmetry``; :func:`evaluate` does it).
-    """
-
-    def __init__(self, env: gymnasium.Env, symmetry: BoardSymmetry):
-        super().__init__(env)
-        self.symmetry = symmetry
-        self._k = 0
-
-    def _turn(self, obs: np.ndarray) -> np.ndarray:
-        self._k = self.symmetry.orientation(obs)
-        return self.symmetry.state(obs, self._k)
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset the game; the observation is the turned board."""
-        obs, info = self.env.reset(seed=seed, options=options)
-        return self._turn(obs), info
-
-    def step(self, action: Any):
-        """Play the real cell of ``action`` (a cell of the turned board)."""
-        obs, reward, terminated, truncated, info = self.env.step(
-            self.symmetry.cell(int(action), self._k)
-        )
-        return self._turn(obs), reward, terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        """The learner's legal moves on the turned board."""
-        return self.symmetry.mask(self.env.unwrapped.action_masks(), self._k)
-
-
 class PolicyBot(Bot):
     """The actor of a MaskablePPO policy as a :class:`~selfplay_gym.core.bots.Bot`.
 
@@ -361,21 +239,12 @@ class PolicyBot(Bot):
             they are (it follows training until :meth:`snapshot` freezes a copy).
         deterministic: Play the most likely legal move instead of sampling.
         seed: Seed of the bot's generator.
-        symmetry: The policy was trained through a :class:`CanonicalBoard`: turn the state
-            the same way, and the move probabilities back.
     """
 
     name = "policy"
 
-    def __init__(
-        self,
-        policy: Any,
-        deterministic: bool = False,
-        seed: int | None = None,
-        symmetry: BoardSymmetry | None = None,
-    ):
+    def __init__(self, policy: Any, deterministic: bool = False, seed: int | None = None):
         super().__init__(seed)
-        self.symmetry = symmetry
         # Observation -> move logits: the modules MaskableActorCriticPolicy runs for its actor.
         self.actor = torch.nn.Sequential(
             policy.pi_features_extractor, policy.mlp_extractor.policy_net, policy.action_net
@@ -392,15 +261,9 @@ class PolicyBot(Bot):
     def probabilities(self, env: Any, agent: str) -> np.ndarray:
         """The policy's probability of each of ``env.move_names`` (zero on illegal moves)."""
         mask = np.asarray(env.infos[agent]["action_mask"], dtype=bool)
-        state = env.state_tensor(agent)
-        if self.symmetry is not None:
-            k = self.symmetry.orientation(state)
-            state = self.symmetry.state(state, k)
         with torch.no_grad():
-            logits = self.actor(torch.as_tensor(state).unsqueeze(0))
+            logits = self.actor(torch.as_tensor(env.state_tensor(agent)).unsqueeze(0))
         logits = logits[0].double().numpy()
-        if self.symmetry is not None:
-            logits = self.symmetry.unturn(logits, k)
         logits[~mask] = -np.inf
         p = np.exp(logits - logits.max())
         return p / p.sum()
@@ -547,7 +410,6 @@ class LeagueSnapshots(BaseCallback):
         entropy: ``(start, end)``: set the model's entropy bonus before each rollout, moving
             linearly from ``start`` to ``end`` over training.
         greedy: Snapshots play their most likely move instead of sampling.
-        symmetry: The learner plays through a :class:`CanonicalBoard` with this symmetry.
     """
 
     def __init__(
@@ -557,10 +419,8 @@ class LeagueSnapshots(BaseCallback):
         measure: Callable[[PolicyBot], float] | None = None,
         entropy: tuple[float, float] | None = None,
         greedy: bool = False,
-        symmetry: BoardSymmetry | None = None,
     ):
         super().__init__()
-        self.symmetry = symmetry
         self.entropy = entropy
         self.greedy = greedy
         self.league = league
@@ -580,7 +440,7 @@ class LeagueSnapshots(BaseCallback):
         # Called before each rollout, i.e. after each update but the first rollout.
         if self.updates and self.updates % self.every == 0:
             name = f"snapshot@{self.num_timesteps}"
-            bot = PolicyBot(self.model.policy, deterministic=self.greedy, symmetry=self.symmetry)
+            bot = PolicyBot(self.model.policy, deterministic=self.greedy)
             entry = self.league.add_snapshot(bot, name=name)
             self.snapshots.append((self.num_timesteps, entry.source))
             if self.measure is not None:
@@ -630,26 +490,24 @@ def evaluate(
     games: int,
     seed: int,
     deterministic: bool = True,
-    symmetry: BoardSymmetry | None = None,
 ) -> SeatResult:
     """Play ``games`` seeded games of ``model`` in ``seat`` against the bot named ``opponent``.
 
     Game ``g`` resets the numeric view with ``seed + g`` (the view re-seeds the bot from it), so
     the evaluation replays. It plays the model itself (``model.predict``) through the numeric
-    view, the way it was trained (through a :class:`CanonicalBoard` if ``symmetry`` is given).
+    view, the way it was trained.
     """
     env = gymnasium.make(
         game.env_id, numeric=True, learner=seat, opponent=opponent, **game.env_kwargs
     )
-    if symmetry is not None:
-        env = CanonicalBoard(env, symmetry)
     result = SeatResult(opponent=opponent, seat=seat)
     for g in range(games):
         obs, _ = env.reset(seed=seed + g)
         total, done = 0.0, False
         while not done:
-            masks = env.action_masks() if symmetry is not None else env.unwrapped.action_masks()
-            action, _ = model.predict(obs, action_masks=masks, deterministic=deterministic)
+            action, _ = model.predict(
+                obs, action_masks=env.unwrapped.action_masks(), deterministic=deterministic
+            )
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             done = terminated or truncated
@@ -687,12 +545,6 @@ def train(args: Args) -> dict[str, Any]:
         magnet_every=args.magnet_every or game.magnet_every,
         learning_rate_decay=args.learning_rate_decay
         or ("yes" if game.learning_rate_decay else "no"),
-        symmetry=args.symmetry or ("yes" if game.symmetry else "no"),
-    )
-    if args.symmetry not in ("yes", "no"):
-        raise ValueError(f"expected --symmetry yes or no, got {args.symmetry!r}")
-    symmetry = (
-        BoardSymmetry(game.board_side) if args.symmetry == "yes" and game.board_side else None
     )
     if args.snapshot_moves not in ("sample", "greedy"):
         raise ValueError(f"expected --snapshot-moves sample or greedy, got {args.snapshot_moves!r}")
@@ -713,14 +565,13 @@ def train(args: Args) -> dict[str, Any]:
     )
     for bot in args.league_bots.split(","):
         league.add(bot, bot)
-
-    def make_env() -> gymnasium.Env:
-        env = gymnasium.make(
+    vec = make_vec_env(
+        lambda: gymnasium.make(
             game.env_id, numeric=True, learner="any", opponent=league, **game.env_kwargs
-        )
-        return env if symmetry is None else CanonicalBoard(env, symmetry)
-
-    vec = make_vec_env(make_env, n_envs=args.n_envs, seed=args.seed)
+        ),
+        n_envs=args.n_envs,
+        seed=args.seed,
+    )
     total_timesteps = args.total_timesteps
     learning_rate, decay = args.learning_rate, args.learning_rate_decay == "yes"
     model = MagnetPPO(
@@ -769,7 +620,6 @@ def train(args: Args) -> dict[str, Any]:
         measured,
         entropy=(args.ent_coef, args.ent_coef_final),
         greedy=args.snapshot_moves == "greedy",
-        symmetry=symmetry,
     )
     model.learn(total_timesteps, callback=snapshots)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -782,15 +632,7 @@ def train(args: Args) -> dict[str, Any]:
     for opponent in ("random", "strong"):
         for i, seat in enumerate(seats):
             evaluation.append(
-                evaluate(
-                    model,
-                    game,
-                    opponent,
-                    seat,
-                    args.eval_games,
-                    seed=10**6 * (i + 1),
-                    symmetry=symmetry,
-                )
+                evaluate(model, game, opponent, seat, args.eval_games, seed=10**6 * (i + 1))
             )
     print(
         f"\n{game.env_id} {game.env_kwargs or ''}: deterministic policy, {args.eval_games} games each"
