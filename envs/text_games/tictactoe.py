@@ -80,7 +80,13 @@ class TicTacToeEnv(TurnBasedTextEnv):
     ## Arguments
 
     ``invalid_move``, ``max_turns`` (default 50), ``max_action_chars``, ``max_observation_chars``,
+    ``history_lines`` (``0``: the prompt shows the board without the list of moves so far),
     ``render_mode`` (``"ansi"``): see :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`.
+
+    ## Bots
+
+    ``"strong"``: perfect play (exhaustive search, ties broken at random); ``"tactical"``: wins
+    when it can, else blocks an immediate loss, else plays a random free cell; ``"random"``.
 
     ## Version History
 
