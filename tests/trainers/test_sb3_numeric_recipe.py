@@ -82,7 +82,8 @@ def test_a_tiny_run_writes_its_summary(game, tmp_path):
         assert "exploitability of the average strategy" in proc.stdout
     else:
         assert "League (uniform)" in proc.stdout
-        assert league["strong"]["kind"] == "bot" and league["strong"]["games"] > 0
+        for bot in ("strong", "tactical"):
+            assert league[bot]["kind"] == "bot" and league[bot]["games"] > 0
         assert summary["exploitability"] is None
         assert rows["strong", "player_0"]["wins"] == 0  # minimax never loses
 
