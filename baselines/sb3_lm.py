@@ -331,7 +331,6 @@ def train(args: Args) -> dict[str, Any]:
         policy_kwargs={
             "model_path": model_path,
             "candidate_ids": token_view.candidate_ids,
-            "pad_id": token_view.pad_id,
             "temperature": args.temperature,
             "detach_value": args.detach_value,
         },

@@ -52,7 +52,6 @@ class LMScorer(nn.Module):
     Args:
         model: A ``transformers`` causal LM (``AutoModelForCausalLM``), or a path to load one.
         candidate_ids: Token ids of each move (every move non-empty).
-        pad_id: The token id used for padding candidates.
     """
 
     group_key: int = 32
@@ -60,7 +59,7 @@ class LMScorer(nn.Module):
     min_prefix: int = 16
     """A common prefix shorter than this is not worth a separate pass."""
 
-    def __init__(self, model: Any, candidate_ids: Sequence[Sequence[int]], pad_id: int = 0):
+    def __init__(self, model: Any, candidate_ids: Sequence[Sequence[int]]):
         super().__init__()
         if isinstance(model, (str, os.PathLike)):
             from transformers import AutoModelForCausalLM
@@ -245,7 +244,6 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         lr_schedule: Given by SB3.
         model_path: A Hugging Face causal LM directory (or a loaded model).
         candidate_ids: ``TokenView.candidate_ids``.
-        pad_id: ``TokenView.pad_id``.
         temperature: Divides the log-likelihoods before the softmax (1: the model's own odds).
         detach_value: Train the value head on the LM's hidden state without sending the value
             loss's gradient into the LM (only the policy loss then shapes the LM).
@@ -260,7 +258,6 @@ class LMActorCriticPolicy(ActorCriticPolicy):
         *,
         model_path: Any,
         candidate_ids: Sequence[Sequence[int]],
-        pad_id: int = 0,
         temperature: float = 1.0,
         detach_value: bool = False,
         **kwargs: Any,
@@ -271,14 +268,13 @@ class LMActorCriticPolicy(ActorCriticPolicy):
             raise ValueError(f"expected temperature > 0, got {temperature}")
         self.model_path = model_path
         self.candidate_ids = [list(c) for c in candidate_ids]
-        self.pad_id = pad_id
         self.temperature = temperature
         self.detach_value = detach_value
         kwargs.setdefault("ortho_init", False)  # the LM keeps its own weights
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build(self, lr_schedule: Any) -> None:
-        self.scorer = LMScorer(self.model_path, self.candidate_ids, self.pad_id)
+        self.scorer = LMScorer(self.model_path, self.candidate_ids)
         self.value_net = nn.Linear(self.scorer.hidden_size, 1)
         nn.init.zeros_(self.value_net.bias)
         nn.init.normal_(self.value_net.weight, std=0.01)
@@ -446,7 +442,7 @@ class LMBatchPolicy:
         cls, path: str | os.PathLike[str], view: Any, **kwargs: Any
     ) -> LMBatchPolicy:
         """The causal LM saved at ``path`` (e.g. by :meth:`LMActorCriticPolicy.save_lm`)."""
-        return cls(LMScorer(os.fspath(path), view.candidate_ids, view.pad_id), view, **kwargs)
+        return cls(LMScorer(os.fspath(path), view.candidate_ids), view, **kwargs)
 
     def act(self, observations: Sequence[str], infos: Sequence[Mapping[str, Any]]) -> list[str]:
         """The move name chosen for each observation (``""`` where no move is legal)."""

@@ -187,6 +187,13 @@ class TicTacToeEnv(TurnBasedTextEnv):
         }
 
 
+def _coded_position(env: TurnBasedTextEnv, agent: str) -> tuple[list[int], int]:
+    """``agent``'s board (0 empty, 1 X, 2 O) and its own mark's code, for the bots."""
+    view = env.agent_view(agent)
+    code = {None: 0, "X": 1, "O": 2}
+    return [code[v] for v in view["board"]], code[view["mark"]]
+
+
 @cache
 def _solve(board: tuple[int, ...], mover: int) -> int:
     """Game value for ``mover`` (1 or 2) to move on ``board``: +1 win, 0 draw, -1 loss."""
@@ -225,11 +232,7 @@ class PerfectTicTacToeBot(Bot):
 
     def act(self, env: TurnBasedTextEnv, agent: str) -> str:
         """The text of an optimal move for ``agent``."""
-        view = env.agent_view(agent)
-        code = {None: 0, "X": 1, "O": 2}
-        board = [code[v] for v in view["board"]]
-        cells = optimal_cells(board, code[view["mark"]])
-        return f"[{self.rng.choice(cells)}]"
+        return f"[{self.rng.choice(optimal_cells(*_coded_position(env, agent)))}]"
 
 
 def tactical_cells(board: Sequence[int], mover: int) -> list[int]:
@@ -262,7 +265,4 @@ class TacticalTicTacToeBot(Bot):
 
     def act(self, env: TurnBasedTextEnv, agent: str) -> str:
         """The text of a winning, blocking or random move for ``agent``."""
-        view = env.agent_view(agent)
-        code = {None: 0, "X": 1, "O": 2}
-        board = [code[v] for v in view["board"]]
-        return f"[{self.rng.choice(tactical_cells(board, code[view['mark']]))}]"
+        return f"[{self.rng.choice(tactical_cells(*_coded_position(env, agent)))}]"

@@ -102,7 +102,7 @@ def test_scorer_gives_the_backends_scores_for_every_move(tiny_model_path, tokeni
     env = token_env(tokenizer)
     obs, prompts = some_positions(env)
     backend = TransformersBackend(tiny_model_path)
-    scorer = LMScorer(backend.model, env.candidate_ids, env.pad_id)
+    scorer = LMScorer(backend.model, env.candidate_ids)
     b = batch(obs)
     with torch.no_grad():
         scores, hidden = scorer(b["input_ids"], b["attention_mask"])
@@ -116,7 +116,7 @@ def test_scorer_gives_the_backends_scores_for_every_move(tiny_model_path, tokeni
 def test_scorer_rows_do_not_depend_on_the_rest_of_the_batch(tiny_model_path, tokenizer):
     env = token_env(tokenizer)
     obs, _ = some_positions(env)
-    scorer = LMScorer(str(tiny_model_path), env.candidate_ids, env.pad_id)
+    scorer = LMScorer(str(tiny_model_path), env.candidate_ids)
     with torch.no_grad():
         together, _ = scorer(batch(obs)["input_ids"], batch(obs)["attention_mask"])
         alone = [scorer(batch([o])["input_ids"], batch([o])["attention_mask"])[0][0] for o in obs]
@@ -132,7 +132,7 @@ def test_scorer_trie_scores_moves_of_any_shape_like_separate_passes(tiny_model_p
     moves = [[5], [5, 9], [5, 9, 11, 3], [5, 12], [7, 9, 11], [7], [30, 30]]
     env = token_env(tokenizer)
     obs, _ = some_positions(env)
-    scorer = LMScorer(model, moves, env.pad_id)
+    scorer = LMScorer(model, moves)
     assert len(scorer.node_ids) == 6  # 5, 5 9, 5 9 11, 7, 7 9, 30
     b = batch(obs)
     with torch.no_grad():
@@ -153,7 +153,6 @@ def make_policy(env, tiny_model_path, lr=1e-3):
         lambda _: lr,
         model_path=str(tiny_model_path),
         candidate_ids=env.candidate_ids,
-        pad_id=env.pad_id,
     )
 
 
@@ -203,7 +202,6 @@ def test_ppo_updates_the_lm_towards_the_rewarded_move(tiny_model_path, tokenizer
         policy_kwargs={
             "model_path": str(tiny_model_path),
             "candidate_ids": view.candidate_ids,
-            "pad_id": view.pad_id,
         },
     )
     probe, _ = env.reset(seed=123)
