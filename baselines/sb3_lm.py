@@ -80,6 +80,9 @@ class Args:
     """Newest lines of the move history kept in the prompt (``None``: all, the env's default;
     ``0``: none, the prompt is the rules and the board, so every board sits at the same
     token positions)."""
+    system_prompt: str | None = None
+    """A template replacing the game's rules in the prompt (the env's ``system_prompt``, e.g.
+    ``"Tic-tac-toe. You play {mark}."``); ``None``: the game's rules."""
     max_prompt_tokens: int = 384
     """Width of the token view (longer prompts keep their newest tokens; they are counted)."""
     league_rule: str = "uniform"
@@ -193,7 +196,8 @@ def evaluate(
 
 def _env_kwargs(args: Args) -> dict[str, Any]:
     """Keywords of the game's env (training and evaluation play the same prompts)."""
-    return {} if args.history_lines is None else {"history_lines": args.history_lines}
+    kwargs = {"history_lines": args.history_lines, "system_prompt": args.system_prompt}
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 MODES = ("sampled", "greedy")

@@ -87,6 +87,30 @@ def test_history_lines_keeps_the_newest_moves_or_only_the_position():
             selfplay_gym.make("selfplay/TicTacToe-v0", history_lines=bad)
 
 
+def test_a_system_prompt_template_replaces_the_rules_per_player():
+    template = "Tic-tac-toe. You are {agent}, {mark} against {opponent_mark}. Answer like {{[4]}}."
+    env = selfplay_gym.make("selfplay/TicTacToe-v0", system_prompt=template)
+    env.reset(seed=0)
+    env.step("[4]")
+    system = env.infos["player_1"]["messages"][0]["content"]
+    assert system == "Tic-tac-toe. You are player_1, O against X. Answer like {[4]}."
+    prompt = env.observe("player_1")
+    assert prompt.startswith(system) and "Three of your marks" not in prompt
+    assert prompt.endswith("Legal moves: [0], [1], [2], [3], [5], [6], [7], [8]")
+    env.reset(seed=1)
+    assert env.observe("player_0").startswith("Tic-tac-toe. You are player_0, X against O.")
+    # Fields the game does not fill are refused when the env is made, not at the first prompt.
+    for bad, match in (
+        ("You hold {card}.", "field {card}"),
+        ("{}", "field {}"),
+        ("{mark", "template"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            selfplay_gym.make("selfplay/TicTacToe-v0", system_prompt=bad)
+    with pytest.raises(ValueError, match="field {mark}"):
+        selfplay_gym.make("selfplay/KuhnPoker-v0", system_prompt="You play {mark}.")
+
+
 def test_the_invalid_move_policy_is_fixed_at_construction():
     env = selfplay_gym.make(
         "selfplay/TicTacToe-v0", invalid_move={"mode": "retry", "retry_budget": 1}

@@ -81,6 +81,8 @@ class TicTacToeEnv(TurnBasedTextEnv):
 
     ``invalid_move``, ``max_turns`` (default 50), ``max_action_chars``, ``max_observation_chars``,
     ``history_lines`` (``0``: the prompt shows the board without the list of moves so far),
+    ``system_prompt`` (a template replacing the rules; fields ``{agent}``, ``{mark}``,
+    ``{opponent_mark}``),
     ``render_mode`` (``"ansi"``): see :class:`~selfplay_gym.core.text_game.TurnBasedTextEnv`.
 
     ## Bots
@@ -98,6 +100,7 @@ class TicTacToeEnv(TurnBasedTextEnv):
     metadata: ClassVar[dict[str, Any]] = {**TurnBasedTextEnv.metadata, "name": "tictactoe_v0"}
     move_names: ClassVar[tuple[str, ...]] = _MOVES
     state_size: ClassVar[int] = 18
+    prompt_fields: ClassVar[tuple[str, ...]] = ("mark", "opponent_mark")
 
     # ---- game hooks ------------------------------------------------------------------------
     def _new_game(self) -> str:
@@ -118,6 +121,10 @@ class TicTacToeEnv(TurnBasedTextEnv):
             "Think as much as you like, then give your move as a cell number in square brackets "
             r"inside \boxed{}, for example \boxed{[4]} for the centre. " + self._invalid_rule_text()
         )
+
+    def _prompt_values(self, agent: str) -> dict[str, str]:
+        seat = self._agent_index[agent]
+        return {"mark": _MARKS[seat], "opponent_mark": _MARKS[1 - seat]}
 
     def _state_text(self, agent: str) -> str:
         board = self._board_text

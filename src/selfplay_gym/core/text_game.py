@@ -21,6 +21,7 @@ complete examples.
 from __future__ import annotations
 
 import random
+import string
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,6 +65,10 @@ class TurnBasedTextEnv(AECEnv):
             position). Only for games whose position text holds everything a player may know
             (TicTacToe's board does); a game that tells a player something once, in its
             history, would forget it.
+        system_prompt: Replace the game's rules text (the system message) with this template;
+            ``{agent}`` and the game's :attr:`prompt_fields` are filled in per player (e.g.
+            TicTacToe's ``"Tic-tac-toe. You play {mark}."``). ``None``: the game's own rules.
+            The position and the legal moves still follow in the user message.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
     """
 
@@ -100,6 +105,7 @@ class TurnBasedTextEnv(AECEnv):
         "max_action_chars",
         "max_observation_chars",
         "history_lines",
+        "system_prompt",
         "max_turns",
         "_zero_mask",
         "_seed",
@@ -129,6 +135,8 @@ class TurnBasedTextEnv(AECEnv):
     has_chance: ClassVar[bool] = False
     """Whether the game draws random events (deals); declared so generic tests can check seeding."""
     default_invalid_move: ClassVar[InvalidMovePolicy] = InvalidMovePolicy()
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields a ``system_prompt`` template may use besides ``{agent}`` (see :meth:`_prompt_values`)."""
 
     def __init__(
         self,
@@ -138,6 +146,7 @@ class TurnBasedTextEnv(AECEnv):
         max_action_chars: int = DEFAULT_MAX_ACTION_CHARS,
         max_observation_chars: int = DEFAULT_MAX_OBSERVATION_CHARS,
         history_lines: int | None = None,
+        system_prompt: str | None = None,
         render_mode: str | None = None,
     ):
         super().__init__()
@@ -174,6 +183,7 @@ class TurnBasedTextEnv(AECEnv):
         self.max_action_chars = max_action_chars
         self.max_observation_chars = max_observation_chars
         self.history_lines = history_lines
+        self.system_prompt = self._checked_template(system_prompt)
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
         # "player_1" -> role "player", seat 1 (agents are named <role>_<index>)
@@ -248,6 +258,29 @@ class TurnBasedTextEnv(AECEnv):
         but not on one game's random draws (tell those with :meth:`_tell`).
         """
         raise NotImplementedError
+
+    def _prompt_values(self, agent: str) -> dict[str, str]:
+        """Values of :attr:`prompt_fields` for ``agent`` (a ``system_prompt`` template's fields)."""
+        return {}
+
+    def _checked_template(self, template: str | None) -> str | None:
+        """``template`` if every field it names is ``{agent}`` or one of :attr:`prompt_fields`."""
+        if template is None:
+            return None
+        if not isinstance(template, str):
+            raise ValueError(f"expected system_prompt to be a str or None, got {template!r:.80}")
+        allowed = ("agent", *self.prompt_fields)
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"system_prompt is not a valid template: {exc}") from None
+        for field in fields:
+            if field not in allowed:
+                raise ValueError(
+                    f"system_prompt names the field {{{field}}}; expected only {allowed} "
+                    "(double a brace to write it literally: {{ }})"
+                )
+        return template
 
     def _state_text(self, agent: str) -> str:
         """The current position as ``agent`` sees it, ending with its legal moves when it acts."""
@@ -347,7 +380,12 @@ class TurnBasedTextEnv(AECEnv):
         self._rewarded = False
         self._attempts_left = self._retry_budget
         if self._system_prompts is None:
-            self._system_prompts = {a: self._rules(a) for a in self.agents}
+            self._system_prompts = {
+                a: self._rules(a)
+                if self.system_prompt is None
+                else self.system_prompt.format(agent=a, **self._prompt_values(a))
+                for a in self.agents
+            }
         self.agent_selection = self._new_game()
         self._refresh_infos()
 
