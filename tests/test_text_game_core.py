@@ -104,6 +104,7 @@ def test_a_system_prompt_template_replaces_the_rules_per_player():
         ("You hold {card}.", "field {card}"),
         ("{}", "field {}"),
         ("{mark", "template"),
+        ("{mark:>{width}}", "field {width}"),  # a field nested in a format spec
     ):
         with pytest.raises(ValueError, match=match):
             selfplay_gym.make("selfplay/TicTacToe-v0", system_prompt=bad)

@@ -21,7 +21,6 @@ complete examples.
 from __future__ import annotations
 
 import random
-import string
 from typing import Any, ClassVar
 
 import numpy as np
@@ -264,22 +263,26 @@ class TurnBasedTextEnv(AECEnv):
         return {}
 
     def _checked_template(self, template: str | None) -> str | None:
-        """``template`` if every field it names is ``{agent}`` or one of :attr:`prompt_fields`."""
+        """``template`` if it formats with ``{agent}`` and :attr:`prompt_fields` alone.
+
+        Checked by a trial format at construction, so a bad template fails here, not at the
+        first reset.
+        """
         if template is None:
             return None
         if not isinstance(template, str):
             raise ValueError(f"expected system_prompt to be a str or None, got {template!r:.80}")
         allowed = ("agent", *self.prompt_fields)
         try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+            template.format(**dict.fromkeys(allowed, ""))
+        except (KeyError, IndexError) as exc:
+            field = exc.args[0] if isinstance(exc, KeyError) else ""
+            raise ValueError(
+                f"system_prompt names the field {{{field}}}; expected only {allowed} "
+                "(double a brace to write it literally: {{ }})"
+            ) from None
         except ValueError as exc:
             raise ValueError(f"system_prompt is not a valid template: {exc}") from None
-        for field in fields:
-            if field not in allowed:
-                raise ValueError(
-                    f"system_prompt names the field {{{field}}}; expected only {allowed} "
-                    "(double a brace to write it literally: {{ }})"
-                )
         return template
 
     def _state_text(self, agent: str) -> str:
